@@ -1,0 +1,92 @@
+"""Index article files into the knowledge base.
+
+    python ingest.py                 # seeds/ (the default corpus)
+    python ingest.py news/ extra.md  # files and folders (.txt, .md, .html)
+    python ingest.py --delete DOC_ID # remove a document
+    python ingest.py --reset         # empty the index (then ingest PATHs, if given)
+    python ingest.py --list          # what is indexed
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from rag.config import REPO_ROOT, RAGConfig
+
+DEFAULT_PATHS = [REPO_ROOT / "seeds"]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Index .txt/.md/.html articles (doc_id = file name stem).")
+    parser.add_argument("paths", nargs="*", type=Path, help="files or folders (default: seeds/)")
+    parser.add_argument("--delete", metavar="DOC_ID", action="append", default=[], help="remove a document")
+    parser.add_argument("--reset", action="store_true", help="remove every document first")
+    parser.add_argument("--list", action="store_true", help="list the indexed documents and exit")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    args = parser.parse_args(argv)
+
+    try:
+        config = RAGConfig.from_env()
+        from rag.embeddings import get_embedder
+        from rag.indexing import ingest_paths
+        from rag.store import EmbedderMismatchError, open_store
+
+        embedder = get_embedder(config=config)
+        try:
+            store = open_store(config=config, embedder=embedder)
+        except EmbedderMismatchError:
+            if not args.reset:
+                raise
+            # --reset is the documented way out of an embedder change.
+            from rag.store import chroma_client
+
+            chroma_client(config=config).delete_collection(config.collection)
+            store = open_store(config=config, embedder=embedder)
+    except Exception as exc:  # a clear line, not a traceback
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+    if args.list:
+        for doc in store.list_documents():
+            print(f"{doc.doc_id}\t{doc.language}\t{doc.chunks} chunks\t{doc.title}")
+        return 0
+    if args.reset:
+        store.reset()
+        print("index emptied")
+    status = 0
+    for doc_id in args.delete:
+        removed = store.delete_document(doc_id)
+        if removed:
+            print(f"deleted {doc_id} ({removed} chunks)")
+        else:
+            print(f"error: no document {doc_id!r} in the index", file=sys.stderr)
+            status = 1
+    if (args.delete or args.reset) and not args.paths:
+        return status
+
+    paths = args.paths or DEFAULT_PATHS
+    bar = None
+    if not args.quiet:
+        from tqdm import tqdm
+
+        bar = tqdm(total=0, unit="file", disable=None)
+
+    def progress(done: int, total: int, name: str) -> None:
+        if bar is not None:
+            bar.total = total
+            bar.set_postfix_str(name[:40])
+            bar.update(1)
+
+    report = ingest_paths(paths, config=config, store=store, embedder=embedder, progress=progress)
+    if bar is not None:
+        bar.close()
+    for name, reason in report.skipped:
+        print(f"skipped: {reason}", file=sys.stderr)
+    print(report.summary())
+    return 1 if report.skipped and not (report.added or report.updated or report.unchanged) else status
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,329 @@
+"""Question -> retrieval -> prompt -> generation -> checked, cited Answer.
+
+The small model is not trusted to cite or to refuse on its own: markers that point
+nowhere are dropped, an answer with none gets the passage that supports it best, and
+a question whose best passage is not even about the topic is refused before the model
+runs (cheaper and more reliable than asking a 1.5B model to judge).
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import dataclass, field
+from typing import Iterator, Sequence
+
+import numpy as np
+
+from .chunking import split_sentences
+from .config import RAGConfig
+from .language import detect_language, refusal_text
+from .prompts import NOT_FOUND, build_messages
+from .retrieval import Hit, retrieve
+
+MAX_QUESTION_CHARS = 2000
+
+
+class EmptyIndexError(RuntimeError):
+    """No articles are indexed yet."""
+
+
+@dataclass(frozen=True)
+class Citation:
+    n: int  # the [n] marker in Answer.text
+    doc_id: str
+    title: str
+    language: str
+    text: str  # the passage
+    start: int  # the passage's character span in the original document
+    end: int
+    score: float
+    chunk_id: str
+    # The sentence of the passage that best supports the answer (document offsets).
+    highlight_start: int | None = None
+    highlight_end: int | None = None
+
+
+@dataclass
+class Answer:
+    question: str
+    text: str
+    language: str
+    refused: bool
+    citations: list[Citation]
+    retrieved: list[Hit]  # the ranked passages (the first top_k went to the model)
+    timings: dict[str, float] = field(default_factory=dict)
+    backend: str = ""
+    raw_text: str = ""  # the model's own words, before citation checks
+
+    def sources_markdown(self) -> str:
+        lines = []
+        for c in self.citations:
+            lines.append(f"[{c.n}] {c.title} ({c.language}, {c.doc_id}, chars {c.start}-{c.end})")
+        return "\n".join(lines)
+
+
+# -- citations -------------------------------------------------------------------------
+_MARKER = re.compile(r"[\[【［]\s*(\d+(?:\s*[,、，;]\s*\d+)*)\s*[\]】］]")
+
+
+def cited_numbers(text: str) -> list[int]:
+    """Passage numbers the text cites, in order of first appearance."""
+    seen: list[int] = []
+    for match in _MARKER.finditer(text):
+        for number in re.findall(r"\d+", match.group(1)):
+            if int(number) not in seen:
+                seen.append(int(number))
+    return seen
+
+
+def renumber_citations(text: str, mapping: dict[int, int]) -> str:
+    """Rewrite markers through ``mapping`` (old -> new); numbers not in it are dropped.
+    "[1, 3]" becomes "[1][2]"; a marker left empty disappears with its space."""
+
+    def repl(match: re.Match) -> str:
+        numbers = []
+        for number in re.findall(r"\d+", match.group(1)):
+            new = mapping.get(int(number))
+            if new is not None and new not in numbers:
+                numbers.append(new)
+        return "".join(f"[{n}]" for n in numbers)
+
+    text = _MARKER.sub(repl, text)
+    text = re.sub(r"[ \t]+([.,;:!?。！？、，])", r"\1", text)
+    return re.sub(r"[ \t]{2,}", " ", text).strip()
+
+
+def best_supporting_passage(answer: str, hits: Sequence[Hit]) -> int:
+    """Index of the passage sharing most names/numbers with the answer (ties: rank)."""
+    from .retrieval import tokenize
+
+    terms = {t for t in tokenize(answer) if len(t) > 1}
+    best, best_overlap = 0, 0
+    for i, hit in enumerate(hits):
+        overlap = len(terms & set(tokenize(hit.chunk.text)))
+        if overlap > best_overlap:
+            best, best_overlap = i, overlap
+    return best
+
+
+def check_citations(text: str, hits: Sequence[Hit]) -> tuple[str, list[int]]:
+    """Drop markers that point nowhere, repair an answer with none, number 1..m.
+
+    Returns the new text and, for each new number n, the index into ``hits``.
+    """
+    valid = [n for n in cited_numbers(text) if 1 <= n <= len(hits)]
+    if not valid:
+        text = renumber_citations(text, {})
+        valid = [best_supporting_passage(text, hits) + 1]
+        text = _append_marker(text, valid[0])
+    mapping = {old: new for new, old in enumerate(valid, start=1)}
+    return renumber_citations(text, mapping), [old - 1 for old in valid]
+
+
+def _append_marker(text: str, n: int) -> str:
+    text = text.rstrip()
+    match = re.search(r"[.。!！?？]$", text)
+    if match:
+        return f"{text[:-1]} [{n}]{text[-1]}"
+    return f"{text} [{n}]"
+
+
+# -- refusal ---------------------------------------------------------------------------
+_REFUSAL_PATTERNS = re.compile(
+    r"NOT[ _]?FOUND|^\W*(the )?passages? (do|does) not (contain|mention|say|provide)|no passage (gives|contains|mentions)",
+    re.IGNORECASE,
+)
+
+
+def is_refusal(text: str) -> bool:
+    """The model said it cannot answer (it is told to write NOT FOUND)."""
+    stripped = text.strip()
+    if not stripped:
+        return True
+    match = _REFUSAL_PATTERNS.search(stripped)
+    if not match:
+        return False
+    # "NOT FOUND" after a cited answer is the model hedging; the answer stands.
+    before = stripped[: match.start()]
+    return not cited_numbers(before)
+
+
+def strip_refusal_marker(text: str) -> str:
+    return re.sub(r"\s*NOT[ _]?FOUND\.?\s*", " ", text).strip()
+
+
+# -- asking ----------------------------------------------------------------------------
+def normalize_history(history) -> list[tuple[str, str]]:
+    """Accept [(user, assistant), ...] or OpenAI-style [{"role", "content"}, ...]."""
+    if not history:
+        return []
+    pairs: list[tuple[str, str]] = []
+    if isinstance(history[0], dict):
+        pending = None
+        for message in history:
+            role, content = message.get("role"), str(message.get("content") or "")
+            if role == "user":
+                pending = content
+            elif role == "assistant" and pending is not None:
+                pairs.append((pending, content))
+                pending = None
+        return pairs
+    for turn in history:
+        user, assistant = turn[0], turn[1]
+        if user:
+            pairs.append((str(user), str(assistant or "")))
+    return pairs
+
+
+def _clean_history(history: list[tuple[str, str]], turns: int) -> list[tuple[str, str]]:
+    # Earlier answers are trimmed and stripped of markers: they only resolve pronouns.
+    recent = history[-turns:] if turns > 0 else []
+    return [(q, renumber_citations(a, {})[:300]) for q, a in recent]
+
+
+def ask(question: str, *, config: RAGConfig | None = None, history=None,
+        store=None, embedder=None, llm=None) -> Answer:
+    """Answer ``question`` from the indexed articles, in the question's language."""
+    answer = None
+    for item in ask_stream(question, config=config, history=history, store=store, embedder=embedder, llm=llm):
+        if isinstance(item, Answer):
+            answer = item
+    assert answer is not None
+    return answer
+
+
+def ask_stream(question: str, *, config: RAGConfig | None = None, history=None,
+               store=None, embedder=None, llm=None) -> Iterator[str | Answer]:
+    """Like ``ask``, but yields the model's text as it comes, then the final Answer.
+
+    The final Answer's text can differ from the streamed text: citations are checked
+    and a refusal is replaced by the standard wording in the question's language.
+    """
+    config = config or RAGConfig.from_env()
+    question = (question or "").strip()
+    if not question:
+        raise ValueError("The question is empty.")
+    if len(question) > MAX_QUESTION_CHARS:
+        raise ValueError(f"The question is too long ({len(question)} characters; at most {MAX_QUESTION_CHARS}).")
+    t_start = time.perf_counter()
+    if embedder is None:
+        from .embeddings import get_embedder
+
+        embedder = get_embedder(config=config)
+    if store is None:
+        from .store import open_store
+
+        store = open_store(config=config, embedder=embedder)
+    if store.count() == 0:
+        raise EmptyIndexError("No articles are indexed yet. Add some first: python ingest.py")
+
+    language = detect_language(question)
+    turns = _clean_history(normalize_history(history), config.history_turns)
+    queries = [question]
+    if turns:
+        # A follow-up ("and when did he join?") is searched together with the
+        # question it follows, which names what "he" is.
+        queries.append(f"{turns[-1][0]} {question}")
+    retrieval = retrieve(queries, store=store, embedder=embedder, config=config)
+    timings = dict(retrieval.timings)
+    passages = retrieval.hits[: config.top_k]
+
+    def finish(text: str, raw: str, refused: bool, used: list[int], backend: str,
+               highlights: dict[int, tuple[int, int]] | None = None) -> Answer:
+        citations = []
+        for n, index in enumerate(used, start=1):
+            hit = passages[index]
+            span = (highlights or {}).get(index)
+            citations.append(Citation(
+                n=n, doc_id=hit.chunk.doc_id, title=hit.chunk.title, language=hit.chunk.language,
+                text=hit.chunk.text, start=hit.chunk.start, end=hit.chunk.end, score=hit.score,
+                chunk_id=hit.chunk.chunk_id,
+                highlight_start=span[0] if span else None, highlight_end=span[1] if span else None,
+            ))
+        timings["total"] = time.perf_counter() - t_start
+        return Answer(question=question, text=text, language=language, refused=refused, citations=citations,
+                      retrieved=retrieval.hits, timings=timings, backend=backend, raw_text=raw)
+
+    if not passages or retrieval.best_dense_score < config.min_dense_score:
+        timings["generate"] = 0.0
+        yield finish(refusal_text(language), "", True, [], "retrieval-gate")
+        return
+
+    if config.llm == "extractive":
+        t0 = time.perf_counter()
+        text, used, highlights = extractive_answer(question, passages, embedder=embedder)
+        timings["generate"] = time.perf_counter() - t0
+        yield text
+        yield finish(text, text, False, used, "extractive", highlights)
+        return
+
+    if llm is None:
+        from .llm import get_llm
+
+        llm = get_llm(config=config)
+    messages = build_messages(question, passages, language=language, history=turns)
+    t0 = time.perf_counter()
+    pieces: list[str] = []
+    for delta in llm.stream(messages, max_tokens=config.max_tokens, temperature=config.temperature):
+        if not pieces:
+            timings["first_token"] = time.perf_counter() - t0
+        pieces.append(delta)
+        yield delta
+    timings["generate"] = time.perf_counter() - t0
+    raw = "".join(pieces).strip()
+    if is_refusal(raw):
+        yield finish(refusal_text(language), raw, True, [], llm.name)
+        return
+    text, used = check_citations(strip_refusal_marker(raw), passages)
+    highlights = highlight_spans(text, [passages[i] for i in used], embedder=embedder)
+    yield finish(text, raw, False, used, llm.name, {i: highlights[j] for j, i in enumerate(used) if highlights[j]})
+
+
+# -- passage-level helpers ------------------------------------------------------------
+def _sentences_of(hit: Hit) -> list[tuple[int, int, str]]:
+    """(doc_start, doc_end, text) of the passage's sentences."""
+    chunk = hit.chunk
+    return [(chunk.start + s, chunk.start + e, chunk.text[s:e]) for s, e in split_sentences(chunk.text)]
+
+
+def highlight_spans(answer_text: str, hits: Sequence[Hit], *, embedder) -> list[tuple[int, int] | None]:
+    """For each passage, the document span of its sentence closest to the answer.
+
+    Compared by embeddings, because the answer and the passage are often in
+    different languages.
+    """
+    if not hits:
+        return []
+    sentence_lists = [_sentences_of(hit) for hit in hits]
+    flat = [s for sentences in sentence_lists for s in sentences]
+    if not flat:
+        return [None] * len(hits)
+    query = embedder.embed_queries([renumber_citations(answer_text, {})])[0]
+    vectors = embedder.embed_passages([s[2] for s in flat])
+    scores = vectors @ query
+    out: list[tuple[int, int] | None] = []
+    pos = 0
+    for sentences in sentence_lists:
+        if not sentences:
+            out.append(None)
+            continue
+        best = pos + int(np.argmax(scores[pos : pos + len(sentences)]))
+        out.append((flat[best][0], flat[best][1]))
+        pos += len(sentences)
+    return out
+
+
+def extractive_answer(question: str, hits: Sequence[Hit], *, embedder, max_quotes: int = 2
+                      ) -> tuple[str, list[int], dict[int, tuple[int, int]]]:
+    """No LLM: quote the sentence closest to the question from each of the best passages."""
+    chosen = list(range(min(max_quotes, len(hits))))
+    query = embedder.embed_queries([question])[0]
+    quotes, highlights = [], {}
+    for n, index in enumerate(chosen, start=1):
+        sentences = _sentences_of(hits[index]) or [(hits[index].chunk.start, hits[index].chunk.end, hits[index].chunk.text)]
+        scores = embedder.embed_passages([s[2] for s in sentences]) @ query
+        start, end, sentence = sentences[int(np.argmax(scores))]
+        highlights[index] = (start, end)
+        quotes.append(f"“{sentence.strip()}” [{n}]")
+    return "\n".join(quotes), chosen, highlights

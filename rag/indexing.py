@@ -1,0 +1,83 @@
+"""Ingestion: files -> Documents -> chunks -> vectors -> store, idempotent per document.
+
+Unchanged files (same content hash) are skipped; a changed file replaces its old
+chunks in one write; bad files are reported and skipped without touching the index.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterable
+
+from .chunking import chunk_document
+from .config import RAGConfig
+from .documents import Document, DocumentError, find_files, load_document
+
+# Called after each file with (done, total, name).
+ProgressCallback = Callable[[int, int, str], None]
+
+
+@dataclass
+class IngestReport:
+    added: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    skipped: list[tuple[str, str]] = field(default_factory=list)  # (file, reason)
+    chunks: int = 0
+
+    def summary(self) -> str:
+        text = (
+            f"{len(self.added)} added, {len(self.updated)} updated, {len(self.unchanged)} unchanged, "
+            f"{len(self.skipped)} skipped; {self.chunks} chunks written"
+        )
+        return text
+
+
+def ingest_document(document: Document, *, store, embedder, config: RAGConfig) -> tuple[str, int]:
+    """Index one document; returns ("added" | "updated" | "unchanged", chunks written)."""
+    previous = store.document_hash(document.doc_id)
+    if previous == document.content_hash:
+        return "unchanged", 0
+    chunks = chunk_document(
+        document, embedder.count_tokens,
+        max_tokens=config.chunk_tokens, overlap_tokens=config.chunk_overlap_tokens,
+    )
+    if not chunks:
+        raise DocumentError(f"{document.source}: no text to index")
+    vectors = embedder.embed_passages([c.embedding_text() for c in chunks])
+    store.replace_document(chunks, vectors, source=document.source)
+    return ("updated" if previous else "added"), len(chunks)
+
+
+def ingest_paths(
+    paths: Iterable[Path],
+    *,
+    config: RAGConfig,
+    store=None,
+    embedder=None,
+    progress: ProgressCallback | None = None,
+) -> IngestReport:
+    if embedder is None:
+        from .embeddings import get_embedder
+
+        embedder = get_embedder(config=config)
+    if store is None:
+        from .store import open_store
+
+        store = open_store(config=config, embedder=embedder)
+    report = IngestReport()
+    files = find_files([Path(p) for p in paths])
+    for done, path in enumerate(files, start=1):
+        try:
+            if not path.exists():
+                raise DocumentError(f"{path}: no such file or folder")
+            document = load_document(path)
+            status, written = ingest_document(document, store=store, embedder=embedder, config=config)
+            getattr(report, status).append(document.doc_id)
+            report.chunks += written
+        except DocumentError as exc:
+            report.skipped.append((str(path), str(exc)))
+        if progress:
+            progress(done, len(files), path.name)
+    return report

@@ -1,0 +1,145 @@
+import pytest
+
+from conftest import FakeLLM
+from rag.answer import (
+    Answer,
+    EmptyIndexError,
+    ask,
+    ask_stream,
+    check_citations,
+    cited_numbers,
+    is_refusal,
+    normalize_history,
+    renumber_citations,
+)
+from rag.chunking import Chunk
+from rag.indexing import ingest_paths
+from rag.language import refusal_text
+from rag.retrieval import Hit
+
+
+def _hits(*texts):
+    return [Hit(Chunk(f"d{i}:h:0", f"d{i}", 0, t, 0, len(t), f"T{i}", "en", "h"), 1.0 / (i + 1))
+            for i, t in enumerate(texts)]
+
+
+def test_cited_numbers_in_many_shapes():
+    assert cited_numbers("A [2]. B [1, 3] C【4】 D［2］ E [5][6]") == [2, 1, 3, 4, 5, 6]
+    assert cited_numbers("no markers (1) here") == []
+
+
+def test_check_citations_drops_invalid_and_renumbers():
+    hits = _hits("alpha", "beta", "gamma")
+    text, used = check_citations("Gamma first [3], then alpha [1] and nowhere [9].", hits)
+    assert text == "Gamma first [1], then alpha [2] and nowhere."
+    assert used == [2, 0]
+
+
+def test_check_citations_repairs_an_answer_without_markers():
+    hits = _hits("Meta hired Bowen Zhang in July.", "Pang joined from Alphabet in 2021.")
+    text, used = check_citations("He came from Alphabet in 2021.", hits)
+    assert text == "He came from Alphabet in 2021 [1]."
+    assert used == [1]  # the passage that shares "alphabet" and "2021"
+
+
+def test_renumber_splits_grouped_markers():
+    assert renumber_citations("X [1, 2].", {1: 2, 2: 1}) == "X [2][1]."
+    assert renumber_citations("X [7].", {}) == "X."
+
+
+@pytest.mark.parametrize(
+    "text,refused",
+    [
+        ("NOT FOUND", True),
+        ("NOT FOUND.", True),
+        ("", True),
+        ("The passages do not mention his age.", True),
+        ("Pang worked at Alphabet [1].", False),
+        ("Pang worked at Alphabet [1]. NOT FOUND", False),
+    ],
+)
+def test_is_refusal(text, refused):
+    assert is_refusal(text) is refused
+
+
+def test_normalize_history_accepts_pairs_and_messages():
+    pairs = [("Who left?", "Pang [1]."), ["When?", None]]
+    assert normalize_history(pairs) == [("Who left?", "Pang [1]."), ("When?", "")]
+    messages = [{"role": "user", "content": "Who left?"}, {"role": "assistant", "content": "Pang."},
+                {"role": "user", "content": "dangling"}]
+    assert normalize_history(messages) == [("Who left?", "Pang.")]
+
+
+@pytest.fixture
+def indexed(articles, config, store, fake_embedder):
+    ingest_paths([articles], config=config, store=store, embedder=fake_embedder)
+    return store
+
+
+def test_ask_cites_existing_passages(indexed, config, fake_embedder):
+    llm = FakeLLM("Pang kam von Alphabet [1] und ging zu Meta [2] [7].")
+    answer = ask("Woher kam Ruoming Pang, bevor er zu Apple kam?", config=config, store=indexed,
+                 embedder=fake_embedder, llm=llm)
+    assert answer.language == "de"
+    assert not answer.refused
+    assert cited_numbers(answer.text) == [1, 2]
+    assert [c.n for c in answer.citations] == [1, 2]
+    for citation in answer.citations:
+        passage = next(h.chunk for h in answer.retrieved if h.chunk.chunk_id == citation.chunk_id)
+        assert citation.text == passage.text and citation.start == passage.start
+        assert citation.highlight_start is not None and citation.start <= citation.highlight_start < citation.end
+    prompt = llm.calls[0][1]["content"]
+    assert "Answer in German" in prompt and "[1] (" in prompt
+    assert {"embed", "retrieve", "generate", "total"} <= set(answer.timings)
+
+
+def test_model_refusal_becomes_localised_refusal_without_citations(indexed, config, fake_embedder):
+    answer = ask("Qui a gagné la Coupe du monde 2022 ?", config=config, store=indexed,
+                 embedder=fake_embedder, llm=FakeLLM("NOT FOUND"))
+    assert answer.refused and answer.citations == []
+    assert answer.text == refusal_text("fr")
+
+
+def test_retrieval_gate_refuses_without_calling_the_model(indexed, config, fake_embedder):
+    llm = FakeLLM("should not be called [1]")
+    answer = ask("Who won the World Cup?", config=config.replace(min_dense_score=0.99), store=indexed,
+                 embedder=fake_embedder, llm=llm)
+    assert answer.refused and llm.calls == [] and answer.backend == "retrieval-gate"
+
+
+def test_follow_up_sees_history(indexed, config, fake_embedder):
+    llm = FakeLLM("In 2021 [1].")
+    history = [("Where did Ruoming Pang work before Apple?", "At Alphabet [1].")]
+    answer = ask("And when did he join?", config=config, store=indexed, embedder=fake_embedder,
+                 llm=llm, history=history)
+    prompt = llm.calls[0][1]["content"]
+    assert "Where did Ruoming Pang work before Apple?" in prompt
+    assert "At Alphabet." in prompt  # earlier markers are stripped
+    assert answer.citations
+
+
+def test_stream_yields_text_then_answer(indexed, config, fake_embedder):
+    items = list(ask_stream("Who is Shengjia Zhao?", config=config, store=indexed, embedder=fake_embedder,
+                            llm=FakeLLM("Chief scientist at Meta [1].")))
+    assert isinstance(items[-1], Answer)
+    assert "".join(i for i in items[:-1]) == "Chief scientist at Meta [1]."
+
+
+def test_extractive_mode_quotes_passages(indexed, config, fake_embedder):
+    answer = ask("Shengjia Zhao scientifique en chef", config=config.replace(llm="extractive"),
+                 store=indexed, embedder=fake_embedder)
+    assert answer.backend == "extractive" and not answer.refused
+    assert "Shengjia Zhao" in answer.text
+    assert cited_numbers(answer.text) == [c.n for c in answer.citations]
+
+
+def test_bad_questions(indexed, config, fake_embedder, store):
+    with pytest.raises(ValueError, match="empty"):
+        ask("   ", config=config, store=indexed, embedder=fake_embedder, llm=FakeLLM())
+    with pytest.raises(ValueError, match="too long"):
+        ask("x" * 5000, config=config, store=indexed, embedder=fake_embedder, llm=FakeLLM())
+
+
+def test_empty_index_is_a_clear_error(config, store, fake_embedder):
+    with pytest.raises(EmptyIndexError, match="ingest.py"):
+        ask("Who left Apple?", config=config, store=store, embedder=fake_embedder, llm=FakeLLM())

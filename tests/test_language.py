@@ -1,0 +1,29 @@
+import pytest
+
+from rag.language import detect_language, refusal_text
+
+
+@pytest.mark.parametrize(
+    "text,code",
+    [
+        ("Which company did Ruoming Pang work for before joining Apple?", "en"),
+        ("Für welches Unternehmen arbeitete Ruoming Pang, bevor er zu Apple kam?", "de"),
+        ("¿Para qué empresa trabajaba Ruoming Pang antes de unirse a Apple?", "es"),
+        ("Ruoming Pang đã làm việc cho công ty nào trước khi gia nhập Apple?", "vi"),
+        ("Pour quelle entreprise Ruoming Pang travaillait-il avant Apple ?", "fr"),
+        ("パン氏はどこから来ましたか？", "ja"),
+        ("庞若鸣加入了哪家公司？", "zh"),
+        ("팡은 어느 회사로 옮겼나요?", "ko"),
+    ],
+)
+def test_detects_question_languages(text, code):
+    assert detect_language(text) == code
+
+
+def test_empty_text_gets_default():
+    assert detect_language("   ", default="en") == "en"
+
+
+def test_refusals_are_localised_with_english_fallback():
+    assert refusal_text("de") != refusal_text("en")
+    assert refusal_text("xx") == refusal_text("en")

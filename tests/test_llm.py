@@ -1,0 +1,44 @@
+import hashlib
+
+import pytest
+
+from rag.config import RAGConfig
+from rag.llm import LLMError, assemble_packaged_model, local_model_path
+
+
+def _parts(tmp_path, blobs):
+    paths = []
+    for i, blob in enumerate(blobs, start=1):
+        path = tmp_path / f"part{i:02d}.bin"
+        path.write_bytes(blob)
+        paths.append(path)
+    return paths
+
+
+def test_assembles_verifies_and_caches(tmp_path):
+    blobs = [b"GGUF" + bytes(range(50)), b"second" * 100, b"third"]
+    whole = b"".join(blobs)
+    parts = _parts(tmp_path, blobs)
+    cache = tmp_path / "cache"
+    kwargs = dict(parts=parts, expected_size=len(whole), expected_sha256=hashlib.sha256(whole).hexdigest(),
+                  file_name="m.gguf")
+    path = assemble_packaged_model(cache, **kwargs)
+    assert path.read_bytes() == whole
+    assert (cache / "m.gguf.verified").is_file()
+    # Second call trusts the marker and does not read the parts again.
+    for part in parts:
+        part.unlink()
+    assert assemble_packaged_model(cache, **kwargs) == path
+
+
+def test_corrupt_parts_leave_no_file(tmp_path):
+    parts = _parts(tmp_path, [b"aaaa", b"bbbb"])
+    cache = tmp_path / "cache"
+    with pytest.raises(LLMError, match="corrupt"):
+        assemble_packaged_model(cache, parts=parts, expected_size=8, expected_sha256="0" * 64, file_name="m.gguf")
+    assert list(cache.iterdir()) == []
+
+
+def test_missing_model_path_is_clear(tmp_path):
+    with pytest.raises(LLMError, match="does not exist"):
+        local_model_path(config=RAGConfig(model_path=tmp_path / "nope.gguf"))

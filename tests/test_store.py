@@ -1,0 +1,80 @@
+import pytest
+
+from rag.indexing import ingest_paths
+from rag.store import EmbedderMismatchError, open_store
+
+
+def test_ingest_is_idempotent_and_replaces_changed_files(articles, config, store, fake_embedder):
+    first = ingest_paths([articles], config=config, store=store, embedder=fake_embedder)
+    assert sorted(first.added) == ["fr_zhang", "ja_pang", "zh_apple"]
+    count = store.count()
+    assert count == first.chunks > 3
+
+    again = ingest_paths([articles], config=config, store=store, embedder=fake_embedder)
+    assert sorted(again.unchanged) == ["fr_zhang", "ja_pang", "zh_apple"]
+    assert again.chunks == 0 and store.count() == count
+
+    (articles / "fr_zhang.txt").write_text("Nouveau texte : Meta a recruté Bowen Zhang.", encoding="utf-8")
+    changed = ingest_paths([articles], config=config, store=store, embedder=fake_embedder)
+    assert changed.updated == ["fr_zhang"]
+    texts = [c.text for c in store.chunks_of("fr_zhang")]
+    assert texts == ["Nouveau texte : Meta a recruté Bowen Zhang."]  # old chunks gone
+
+    docs = {d.doc_id: d for d in store.list_documents()}
+    assert docs["ja_pang"].language == "ja" and docs["zh_apple"].language == "zh"
+    assert docs["fr_zhang"].chunks == 1
+
+
+def test_bad_files_are_reported_and_skipped(tmp_path, config, store, fake_embedder):
+    (tmp_path / "good.txt").write_text("Meta hired Pang.", encoding="utf-8")
+    (tmp_path / "empty.txt").write_bytes(b"")
+    (tmp_path / "binary.txt").write_bytes(b"\x00\x01\x02" * 10)
+    (tmp_path / "latin.txt").write_bytes("caf\xe9".encode("latin-1"))
+    report = ingest_paths([tmp_path, tmp_path / "missing.txt"], config=config, store=store, embedder=fake_embedder)
+    assert report.added == ["good"]
+    reasons = " | ".join(r for _, r in report.skipped)
+    assert len(report.skipped) == 4
+    for word in ("empty", "binary", "UTF-8", "no such file"):
+        assert word in reasons
+    assert [d.doc_id for d in store.list_documents()] == ["good"]
+
+
+def test_delete_and_reset(articles, config, store, fake_embedder):
+    ingest_paths([articles], config=config, store=store, embedder=fake_embedder)
+    assert store.delete_document("ja_pang") > 0
+    assert store.delete_document("ja_pang") == 0
+    assert "ja_pang" not in [d.doc_id for d in store.list_documents()]
+    store.reset()
+    assert store.count() == 0
+
+
+def test_failed_write_keeps_the_old_version(articles, config, store, fake_embedder, monkeypatch):
+    ingest_paths([articles], config=config, store=store, embedder=fake_embedder)
+    before = [c.text for c in store.chunks_of("ja_pang")]
+    (articles / "ja_pang.txt").write_text("新しい本文です。", encoding="utf-8")
+
+    def broken_add(self, nodes, **kwargs):
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(type(store._vector_store), "add", broken_add)
+    with pytest.raises(RuntimeError):
+        ingest_paths([articles], config=config, store=store, embedder=fake_embedder)
+    assert [c.text for c in store.chunks_of("ja_pang")] == before
+
+
+def test_dense_search_returns_cosine_scores(articles, config, store, fake_embedder):
+    ingest_paths([articles], config=config, store=store, embedder=fake_embedder)
+    chunk = store.chunks_of("zh_apple")[0]
+    hits = store.dense_search(fake_embedder.embed_passages([chunk.embedding_text()])[0], 3)
+    assert hits[0][0].chunk_id == chunk.chunk_id
+    assert hits[0][1] == pytest.approx(1.0, abs=1e-3)
+    assert hits[0][1] >= hits[1][1]
+
+
+def test_other_embedder_is_a_clear_error(config, store, fake_embedder):
+    class Other:
+        name = "st:some-other-model"
+        dim = 8
+
+    with pytest.raises(EmbedderMismatchError, match="ingest.py --reset"):
+        open_store(config=config, embedder=Other())
