@@ -227,6 +227,23 @@ def ask_stream(question: str, *, config: RAGConfig | None = None, history=None,
         queries.append(f"{turns[-1][0]} {question}")
     retrieval = retrieve(queries, store=store, embedder=embedder, config=config)
     timings = dict(retrieval.timings)
+    if config.llm != "extractive" and llm is None:
+        from .llm import get_llm
+
+        llm = get_llm(config=config)
+    targets = [lang for lang in store.languages() if lang != language]
+    if (config.translate_queries and llm is not None and targets
+            and retrieval.best_dense_score >= config.min_dense_score):
+        # Search again with the question in the articles' own languages.
+        from .query import translate_question
+
+        t0 = time.perf_counter()
+        translations = translate_question(question, targets, llm=llm)
+        timings["translate"] = time.perf_counter() - t0
+        if translations:
+            retrieval = retrieve(queries + list(translations.values()), store=store, embedder=embedder, config=config)
+            timings["embed"] += retrieval.timings["embed"]
+            timings["retrieve"] += retrieval.timings["retrieve"]
     passages = retrieval.hits[: config.top_k]
 
     def finish(text: str, raw: str, refused: bool, used: list[int], backend: str,
@@ -258,10 +275,6 @@ def ask_stream(question: str, *, config: RAGConfig | None = None, history=None,
         yield finish(text, text, False, used, "extractive", highlights)
         return
 
-    if llm is None:
-        from .llm import get_llm
-
-        llm = get_llm(config=config)
     messages = build_messages(question, passages, language=language, history=turns)
     t0 = time.perf_counter()
     pieces: list[str] = []

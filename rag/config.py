@@ -52,6 +52,9 @@ class RAGConfig:
     # Questions whose best dense similarity is below this are refused without
     # asking the LLM: nothing in the articles is even about the topic.
     min_dense_score: float = 0.78
+    # Translate the question into the languages of the indexed articles (one short LLM
+    # call each) and search with every version; off when there is no LLM (extractive).
+    translate_queries: bool = True
 
     # Generation.
     llm: LLMBackend = "local"
@@ -104,6 +107,12 @@ class RAGConfig:
 
 def _parse(f: dataclasses.Field, raw: str):
     kind = str(f.type)
+    if kind == "bool":
+        if raw.lower() in ("1", "true", "yes", "on"):
+            return True
+        if raw.lower() in ("0", "false", "no", "off"):
+            return False
+        raise ValueError(f"RAG_{f.name.upper()}={raw!r}: use true or false")
     try:
         if "Path" in kind:
             return Path(raw).expanduser()

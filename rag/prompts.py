@@ -55,3 +55,17 @@ def build_messages(
         f"Answer in {name}:"
     )
     return [{"role": "system", "content": SYSTEM_PROMPT}, {"role": "user", "content": user}]
+
+
+# Constant, so llama.cpp keeps it in the KV cache across translation calls.
+TRANSLATE_SYSTEM_PROMPT = (
+    "You translate search questions for a news search engine. Keep the names of people, "
+    "companies and products. Reply with the translated question only, on one line."
+)
+
+
+def build_translation_messages(question: str, target_language: str) -> list[dict]:
+    return [
+        {"role": "system", "content": TRANSLATE_SYSTEM_PROMPT},
+        {"role": "user", "content": f"Translate into {language_name(target_language)}:\n{question}"},
+    ]

@@ -46,26 +46,33 @@ class BM25Index:
 
     def __init__(self, texts: Sequence[str], *, k1: float = 1.5, b: float = 0.75) -> None:
         self.k1, self.b = k1, b
-        self._docs = [Counter(tokenize(t)) for t in texts]
-        self._lengths = np.array([sum(d.values()) for d in self._docs], dtype=np.float64)
-        self._avg = float(self._lengths.mean()) if len(self._docs) else 0.0
-        df: Counter = Counter()
-        for doc in self._docs:
-            df.update(doc.keys())
-        n = len(self._docs)
-        self._idf = {term: math.log(1 + (n - f + 0.5) / (f + 0.5)) for term, f in df.items()}
+        docs = [Counter(tokenize(t)) for t in texts]
+        self._n = len(docs)
+        self._lengths = np.array([sum(d.values()) for d in docs], dtype=np.float64)
+        self._avg = float(self._lengths.mean()) if docs else 0.0
+        # Postings: term -> (doc indices, term frequencies), so a query touches only
+        # the documents that contain its terms.
+        postings: dict[str, tuple[list[int], list[int]]] = {}
+        for i, doc in enumerate(docs):
+            for term, tf in doc.items():
+                ids, tfs = postings.setdefault(term, ([], []))
+                ids.append(i)
+                tfs.append(tf)
+        self._postings = {t: (np.array(ids), np.array(tfs, dtype=np.float64)) for t, (ids, tfs) in postings.items()}
+        n = self._n
+        self._idf = {t: math.log(1 + (n - len(ids) + 0.5) / (len(ids) + 0.5)) for t, (ids, _) in self._postings.items()}
 
     def scores(self, query: str) -> np.ndarray:
-        scores = np.zeros(len(self._docs), dtype=np.float64)
-        if not self._docs:
+        scores = np.zeros(self._n, dtype=np.float64)
+        if not self._n:
             return scores
         norm = self.k1 * (1 - self.b + self.b * self._lengths / max(self._avg, 1e-9))
         for term in set(tokenize(query)):
-            idf = self._idf.get(term)
-            if idf is None:
+            posting = self._postings.get(term)
+            if posting is None:
                 continue
-            tf = np.array([doc.get(term, 0) for doc in self._docs], dtype=np.float64)
-            scores += idf * tf * (self.k1 + 1) / (tf + norm)
+            ids, tf = posting
+            scores[ids] += self._idf[term] * tf * (self.k1 + 1) / (tf + norm[ids])
         return scores
 
     def top(self, query: str, k: int) -> list[tuple[int, float]]:

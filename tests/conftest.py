@@ -65,8 +65,9 @@ def fake_embedder():
 
 @pytest.fixture
 def config(tmp_path: Path) -> RAGConfig:
-    # min_dense_score 0: fake vectors are not calibrated like e5's.
-    return RAGConfig(data_dir=tmp_path / "data", collection="test", min_dense_score=0.0,
+    # min_dense_score 0: fake vectors are not calibrated like e5's. No query translation:
+    # each fake LLM call is then the answer call (tests/test_query.py covers translation).
+    return RAGConfig(data_dir=tmp_path / "data", collection="test", min_dense_score=0.0, translate_queries=False,
                      chunk_tokens=60, chunk_overlap_tokens=10, top_k=3)
 
 

@@ -1,0 +1,98 @@
+import json
+
+import pytest
+
+from conftest import FakeLLM
+from eval.gate import check_thresholds
+from eval.gold import load_gold, run_gold_eval
+from eval.metrics import (
+    METRIC_KEYS,
+    aggregate,
+    answer_correct,
+    contains_answer,
+    ndcg_at,
+    percentile,
+    token_f1,
+)
+
+
+def test_answer_groups_all_must_match():
+    groups = [["Alphabet", "Google", "グーグル"], ["2021"]]
+    assert answer_correct("Pang kam 2021 von Google [1].", groups)
+    assert not answer_correct("Pang kam von Google [1].", groups)
+    assert not answer_correct("anything", [])
+
+
+def test_ranking_metrics():
+    assert ndcg_at([True, False], 10, 1) == pytest.approx(1.0)
+    assert ndcg_at([False, True], 10, 1) == pytest.approx(1 / 1.5849625, rel=1e-4)
+    assert ndcg_at([False] * 10, 10, 2) == 0.0
+    assert percentile([1, 2, 3, 4], 0.5) == 2.5 and percentile([], 0.5) is None
+
+
+def test_aggregate_on_literal_records():
+    records = [
+        {"lang": "en", "answerable": True, "relevant": [False, True], "n_relevant": 1, "correct": True,
+         "refused": False, "cited_from_source": [True, False], "cited_support": True, "timings": {"total": 1.0}},
+        {"lang": "de", "answerable": True, "relevant": [False] * 10, "n_relevant": 1, "correct": False,
+         "refused": True, "cited_from_source": [], "cited_support": None, "timings": {"total": 3.0}},
+        {"lang": "de", "answerable": False, "refused": True, "timings": {"total": 0.5}},
+    ]
+    m = aggregate(records)
+    assert set(m) == set(METRIC_KEYS)
+    assert m["recall_at_1"] == 0.0 and m["recall_at_5"] == 0.5 and m["mrr"] == 0.25
+    assert m["answer_accuracy"] == 0.5 and m["false_refusal_rate"] == 0.5 and m["refusal_accuracy"] == 1.0
+    assert m["citation_precision"] == 0.5 and m["citation_support"] == 1.0
+    assert m["latency_p50_s"] == 1.0 and m["n_questions"] == 3
+
+
+def test_squad_style_matching():
+    assert contains_answer("It was Denver Broncos, in 2016.", ["the Denver Broncos"])
+    assert contains_answer("答案是丹佛野马队。", ["丹佛 野马队"])
+    assert not contains_answer("Carolina", ["Denver Broncos"])
+    assert token_f1("Denver Broncos won", ["Denver Broncos"]) == pytest.approx(0.8)
+
+
+def test_gate():
+    metrics = {"recall_at_5": 0.9, "false_refusal_rate": 0.2, "mrr": None}
+    assert check_thresholds(metrics, {"recall_at_5": 0.85, "false_refusal_rate": 0.3}) == []
+    failures = check_thresholds(metrics, {"recall_at_5": 0.95, "false_refusal_rate": 0.1, "mrr": 0.5})
+    assert len(failures) == 3
+
+
+def test_gold_file_is_valid():
+    from rag.config import REPO_ROOT
+
+    items = load_gold(REPO_ROOT / "eval" / "gold.jsonl")
+    assert len(items) >= 60
+    assert len({i["id"] for i in items}) == len(items)
+    assert sum(not i["answerable"] for i in items) >= 12
+    assert len({i["lang"] for i in items}) >= 7
+    seeds = {p.stem for p in (REPO_ROOT / "seeds").glob("*.txt")}
+    for item in items:
+        assert set(item["sources"]) <= seeds
+        assert bool(item["answers"]) == item["answerable"]
+
+
+def test_run_gold_eval_with_fakes(tmp_path, articles, config, fake_embedder, monkeypatch):
+    import rag.embeddings
+
+    monkeypatch.setattr(rag.embeddings, "get_embedder", lambda *, config: fake_embedder)
+    gold = tmp_path / "gold.jsonl"
+    items = [
+        {"id": "q1", "question": "Shengjia Zhao scientifique en chef, nommé quand ?", "answers": [["29 juillet", "July 29"]],
+         "sources": ["fr_zhang"], "answerable": True, "lang": "fr"},
+        {"id": "q2", "question": "Who won the World Cup?", "answers": [], "sources": [], "answerable": False, "lang": "en"},
+    ]
+    gold.write_text("\n".join(json.dumps(i) for i in items), encoding="utf-8")
+
+    def reply(messages):
+        prompt = messages[-1]["content"]
+        return "NOT FOUND" if "World Cup" in prompt else "Le 29 juillet [1]."
+
+    report = run_gold_eval(load_gold(gold), config=config, seeds=[articles], llm=FakeLLM(reply))
+    m = report["metrics"]
+    assert m["n_questions"] == 2 and m["refusal_accuracy"] == 1.0
+    assert m["answer_accuracy"] == 1.0 and m["recall_at_5"] == 1.0
+    assert set(report["per_language"]) == {"fr", "en"}
+    assert report["items"][0]["citations"]
