@@ -225,14 +225,15 @@ def ask_stream(question: str, *, config: RAGConfig | None = None, history=None,
         # A follow-up ("and when did he join?") is searched together with the
         # question it follows, which names what "he" is.
         queries.append(f"{turns[-1][0]} {question}")
-    retrieval = retrieve(queries, store=store, embedder=embedder, config=config)
+    query_languages = [language] * len(queries)
+    retrieval = retrieve(queries, store=store, embedder=embedder, config=config, languages=query_languages)
     timings = dict(retrieval.timings)
     if config.llm != "extractive" and llm is None:
         from .llm import get_llm
 
         llm = get_llm(config=config)
     targets = [lang for lang in store.languages() if lang != language]
-    if (config.translate_queries and llm is not None and targets
+    if (config.translate_queries and config.llm != "extractive" and llm is not None and targets
             and retrieval.best_dense_score >= config.min_dense_score):
         # Search again with the question in the articles' own languages.
         from .query import translate_question
@@ -241,7 +242,8 @@ def ask_stream(question: str, *, config: RAGConfig | None = None, history=None,
         translations = translate_question(question, targets, llm=llm)
         timings["translate"] = time.perf_counter() - t0
         if translations:
-            retrieval = retrieve(queries + list(translations.values()), store=store, embedder=embedder, config=config)
+            retrieval = retrieve(queries + list(translations.values()), store=store, embedder=embedder,
+                                 config=config, languages=query_languages + list(translations))
             timings["embed"] += retrieval.timings["embed"]
             timings["retrieve"] += retrieval.timings["retrieve"]
     passages = retrieval.hits[: config.top_k]

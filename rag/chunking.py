@@ -42,8 +42,10 @@ class Chunk:
     content_hash: str
 
     def embedding_text(self) -> str:
-        """What the embedder reads: the title gives a short passage its topic."""
-        if self.title and self.title != self.doc_id and not self.text.startswith(self.title):
+        """What the embedder reads: a headline gives a short passage its topic. A stand-in
+        title (an article's opening words, ending in "…") measured worse, so it is left out."""
+        if (self.title and self.title != self.doc_id and not self.title.endswith("…")
+                and not self.text.startswith(self.title)):
             return f"{self.title}\n{self.text}"
         return self.text
 

@@ -71,7 +71,7 @@ def parse_document(data: bytes, name: str, *, doc_id: str | None = None, source:
     doc_id = doc_id or Path(name).stem
     return Document(
         doc_id=doc_id,
-        title=title or guess_title(text, suffix) or doc_id,
+        title=title or guess_title(text, suffix) or opening_words(text) or doc_id,
         text=text,
         language=detect_language(text),
         source=source or name,
@@ -79,12 +79,12 @@ def parse_document(data: bytes, name: str, *, doc_id: str | None = None, source:
     )
 
 
-def load_document(path: Path) -> Document:
+def load_document(path: Path, *, source: str | None = None) -> Document:
     try:
         data = path.read_bytes()
     except OSError as exc:
         raise DocumentError(f"{path}: cannot read ({exc.strerror})") from None
-    return parse_document(data, path.name, source=str(path))
+    return parse_document(data, path.name, source=source or str(path))
 
 
 def guess_title(text: str, suffix: str) -> str | None:
@@ -99,6 +99,15 @@ def guess_title(text: str, suffix: str) -> str | None:
         if len(line) <= 80 and not re.search(r"[.。!！?？]$", line):
             return line
         return None
+    return None
+
+
+def opening_words(text: str, limit: int = 48) -> str | None:
+    """A stand-in title for an article without a headline: how it begins."""
+    for line in text.split("\n"):
+        line = " ".join(line.split())
+        if line:
+            return line if len(line) <= limit else line[:limit].rstrip() + "…"
     return None
 
 

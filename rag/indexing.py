@@ -57,7 +57,10 @@ def ingest_paths(
     store=None,
     embedder=None,
     progress: ProgressCallback | None = None,
+    sources: dict[Path, str] | None = None,
 ) -> IngestReport:
+    """Index files and folders. ``sources`` names where a file really came from (an
+    upload's original name rather than its temporary path)."""
     if embedder is None:
         from .embeddings import get_embedder
 
@@ -72,7 +75,7 @@ def ingest_paths(
         try:
             if not path.exists():
                 raise DocumentError(f"{path}: no such file or folder")
-            document = load_document(path)
+            document = load_document(path, source=(sources or {}).get(path))
             status, written = ingest_document(document, store=store, embedder=embedder, config=config)
             getattr(report, status).append(document.doc_id)
             report.chunks += written

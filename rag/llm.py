@@ -168,7 +168,13 @@ def get_llm(*, config: RAGConfig) -> ChatModel:
     if config.llm == "openai":
         return _openai_chat(config.openai_base_url, config.openai_model, config.openai_api_key)
     if config.llm == "local":
-        return _llama_chat(str(local_model_path(config=config)), config.n_ctx, config.n_threads)
+        path = local_model_path(config=config)
+        try:
+            return _llama_chat(str(path), config.n_ctx, config.n_threads)
+        except LLMError:
+            raise
+        except Exception as exc:  # llama.cpp reports a bad file as ValueError
+            raise LLMError(f"cannot load the model {path}: {exc}") from exc
     raise LLMError(f"the {config.llm!r} backend has no chat model")
 
 

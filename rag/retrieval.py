@@ -133,10 +133,14 @@ def retrieve(
     embedder,
     config: RAGConfig,
     limit: int | None = None,
+    languages: Sequence[str | None] | None = None,
 ) -> Retrieval:
     """Rank chunks for one or more phrasings of a question (the first is the question).
 
     Each query is searched densely and with BM25; all rankings are fused with RRF.
+    ``languages`` gives each query's language: its BM25 search then only ranks chunks
+    of that language, because word overlap across languages is noise (measured on the
+    gold set: unrestricted BM25 lowered cross-lingual recall@4 from 0.72 to 0.62).
     Returns at least ``limit`` (default: max(top_k, 10)) hits when the store has them.
     """
     limit = limit or max(config.top_k, 10)
@@ -160,8 +164,12 @@ def retrieve(
     if config.bm25_weight > 0:
         chunks = store.all_chunks()
         index = _bm25_cache.get(chunks)
-        for query in queries:
-            top = index.top(query, candidates)
+        for q, query in enumerate(queries):
+            language = languages[q] if languages else None
+            top = index.top(query, len(chunks))
+            if language:
+                top = [(i, score) for i, score in top if chunks[i].language == language]
+            top = top[:candidates]
             for i, score in top:
                 chunk = chunks[i]
                 by_id[chunk.chunk_id] = chunk

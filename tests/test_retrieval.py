@@ -41,6 +41,7 @@ def test_retrieve_hybrid_over_store(articles, config, store, fake_embedder):
     from rag.indexing import ingest_paths
 
     ingest_paths([articles], config=config, store=store, embedder=fake_embedder)
+    config = config.replace(bm25_weight=0.5)
     result = retrieve(["Shengjia Zhao scientifique en chef"], store=store, embedder=fake_embedder, config=config)
     assert result.hits[0].chunk.doc_id == "fr_zhang"
     assert result.hits[0].dense_score is not None and result.hits[0].bm25_score is not None
@@ -52,3 +53,16 @@ def test_retrieve_hybrid_over_store(articles, config, store, fake_embedder):
     bm25_only = config.replace(dense_weight=0.0)
     result = retrieve(["庞若鸣 四年 总收入"], store=store, embedder=fake_embedder, config=bm25_only)
     assert result.hits[0].chunk.doc_id == "zh_apple"
+
+
+def test_bm25_only_ranks_chunks_of_the_query_language(articles, config, store, fake_embedder):
+    from rag.indexing import ingest_paths
+
+    ingest_paths([articles], config=config, store=store, embedder=fake_embedder)
+    bm25_only = config.replace(dense_weight=0.0, bm25_weight=1.0)
+    # "Meta" occurs in all three articles; restricted to French, only French chunks get BM25 scores.
+    result = retrieve(["Meta"], store=store, embedder=fake_embedder, config=bm25_only, languages=["fr"])
+    scored = [h for h in result.hits if h.bm25_score is not None]
+    assert scored and {h.chunk.language for h in scored} == {"fr"}
+    unrestricted = retrieve(["Meta"], store=store, embedder=fake_embedder, config=bm25_only)
+    assert {h.chunk.language for h in unrestricted.hits if h.bm25_score is not None} == {"fr", "ja", "zh"}
