@@ -9,5 +9,6 @@ mkdir -p reports
 export RAG_DATA_DIR="${RAG_DATA_DIR:-$(mktemp -d)}"
 .venv/bin/python -m eval --gold eval/gold.jsonl --report-json reports/gold.json --report-md reports/gold.md \
   --gate eval/thresholds.json
-.venv/bin/python -m eval.xquad --corpus-lang zh --question-lang en --limit "${XQUAD_LIMIT:-40}" --llm local \
-  --report-json reports/xquad-zh-en.json --report-md reports/xquad-zh-en.md --gate eval/thresholds.json
+# Retrieval only (the LLM part of XQuAD is too slow for CI on 2 cores; see README).
+.venv/bin/python -m eval.xquad --corpus-lang zh --question-lang en --limit "${XQUAD_LIMIT:-200}" --llm none \
+  --no-baselines --report-json reports/xquad-zh-en.json --report-md reports/xquad-zh-en.md --gate eval/thresholds.json

