@@ -149,6 +149,16 @@ def is_refusal(text: str) -> bool:
     return not cited_numbers(before)
 
 
+def is_non_answer(text: str, question: str) -> bool:
+    """A reply that says nothing: only markers, or the question repeated back (a small
+    model's habit when it cannot find the answer). Shown as a refusal, not as an answer."""
+    from .retrieval import tokenize
+
+    answer_terms = set(tokenize(renumber_citations(text, {})))
+    # Nothing but markers, or no word or number that the question did not already have.
+    return not answer_terms or not (answer_terms - set(tokenize(question)))
+
+
 def strip_refusal_marker(text: str) -> str:
     return re.sub(r"\s*NOT[ _]?FOUND\.?\s*", " ", text).strip()
 
@@ -287,7 +297,7 @@ def ask_stream(question: str, *, config: RAGConfig | None = None, history=None,
         yield delta
     timings["generate"] = time.perf_counter() - t0
     raw = "".join(pieces).strip()
-    if is_refusal(raw):
+    if is_refusal(raw) or is_non_answer(raw, question):
         yield finish(refusal_text(language), raw, True, [], llm.name)
         return
     text, used = check_citations(strip_refusal_marker(raw), passages)

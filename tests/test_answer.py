@@ -62,6 +62,23 @@ def test_is_refusal(text, refused):
     assert is_refusal(text) is refused
 
 
+@pytest.mark.parametrize(
+    "text,non_answer",
+    [
+        ("[1]", True),
+        (" [1]. ", True),
+        ("Một quản lý khoa học dữ liệu tại Meta có thể kiếm được bao nhiêu mỗi năm? [1]", True),
+        ("Một quản lý khoa học dữ liệu tại Meta có thể kiếm được 320.000 USD mỗi năm [1].", False),
+        ("Pang worked at Alphabet [1].", False),
+    ],
+)
+def test_is_non_answer(text, non_answer):
+    from rag.answer import is_non_answer
+
+    question = "Một quản lý khoa học dữ liệu tại Meta có thể kiếm được bao nhiêu mỗi năm?"
+    assert is_non_answer(text, question) is non_answer
+
+
 def test_normalize_history_accepts_pairs_and_messages():
     pairs = [("Who left?", "Pang [1]."), ["When?", None]]
     assert normalize_history(pairs) == [("Who left?", "Pang [1]."), ("When?", "")]

@@ -171,6 +171,10 @@ def test_indexing_is_idempotent(xquad_dir, xconfig):
     count = store.count()
     store, summary = xquad.index_corpus(pair, config=xconfig, embedder=embedder)
     assert summary.startswith("0 added, 0 updated, 3 unchanged") and store.count() == count
+    # Other chunk settings re-chunk every paragraph (the hash covers them).
+    store, summary = xquad.index_corpus(pair, config=xconfig.replace(chunk_tokens=12, chunk_overlap_tokens=2),
+                                        embedder=embedder)
+    assert summary.startswith("0 added, 3 updated, 0 unchanged") and store.count() > count
 
 
 def test_retrieval_only_run(xquad_dir, xconfig, no_network):
