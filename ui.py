@@ -21,7 +21,6 @@ import re  # noqa: E402
 import shutil  # noqa: E402
 import sys  # noqa: E402
 import tempfile  # noqa: E402
-import threading  # noqa: E402
 from pathlib import Path  # noqa: E402
 from typing import Any, Iterator  # noqa: E402
 
@@ -29,6 +28,7 @@ import gradio as gr  # noqa: E402
 
 from rag.answer import MAX_QUESTION_CHARS, Answer, Citation, EmptyIndexError, ask_stream  # noqa: E402
 from rag.config import REPO_ROOT, RAGConfig  # noqa: E402
+from rag.resources import Resources  # noqa: E402
 from rag.language import REFUSALS, language_name  # noqa: E402
 from rag.llm import LLMError  # noqa: E402
 from rag.serve import StreamingCitationView  # noqa: E402
@@ -238,34 +238,8 @@ def citation_html(citation: Citation, chunks: list | None) -> str:
 
 
 # -- the UI's state and handlers -------------------------------------------------------
-class RagUI:
+class RagUI(Resources):
     """Config, store, embedder and model (opened lazily once) and the UI's handlers."""
-
-    def __init__(self, config: RAGConfig | None = None, *, store=None, embedder=None, llm=None) -> None:
-        self.config = config or RAGConfig.from_env()
-        self._store = store
-        self._embedder = embedder
-        self.llm = llm  # used for the local/openai backends when given (tests)
-        self._lock = threading.Lock()
-
-    def embedder(self):
-        if self._embedder is None:
-            with self._lock:
-                if self._embedder is None:
-                    from rag.embeddings import get_embedder
-
-                    self._embedder = get_embedder(config=self.config)
-        return self._embedder
-
-    def store(self):
-        if self._store is None:
-            embedder = self.embedder()
-            with self._lock:
-                if self._store is None:
-                    from rag.store import open_store
-
-                    self._store = open_store(config=self.config, embedder=embedder)
-        return self._store
 
     def request_config(self, top_k=None, backend=None) -> RAGConfig:
         changes: dict[str, Any] = {}

@@ -57,6 +57,7 @@ from .answer import (  # noqa: E402
 )
 from .chunking import approximate_token_count  # noqa: E402
 from .config import RAGConfig  # noqa: E402
+from .resources import Resources  # noqa: E402
 from .llm import LLMError  # noqa: E402
 
 log = logging.getLogger("rag.serve")
@@ -234,35 +235,12 @@ def citation_dict(c: Citation) -> dict:
     }
 
 
-class RAGService:
+class RAGService(Resources):
     """Config, store, embedder and model, opened lazily once; one generation at a time."""
 
     def __init__(self, config: RAGConfig | None = None, *, store=None, embedder=None, llm=None) -> None:
-        self.config = config or RAGConfig.from_env()
-        self._store = store
-        self._embedder = embedder
-        self.llm = llm  # used for the local/openai backends when given (tests)
-        self._open_lock = threading.Lock()
+        super().__init__(config, store=store, embedder=embedder, llm=llm)
         self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="rag-generate")
-
-    def embedder(self):
-        if self._embedder is None:
-            with self._open_lock:
-                if self._embedder is None:
-                    from .embeddings import get_embedder
-
-                    self._embedder = get_embedder(config=self.config)
-        return self._embedder
-
-    def store(self):
-        if self._store is None:
-            embedder = self.embedder()
-            with self._open_lock:
-                if self._store is None:
-                    from .store import open_store
-
-                    self._store = open_store(config=self.config, embedder=embedder)
-        return self._store
 
     def request_config(self, request: ChatCompletionRequest) -> RAGConfig:
         changes: dict[str, Any] = {}

@@ -1,0 +1,36 @@
+"""What a long-running app (the UI, the HTTP API) opens once: config, embedder, store and
+an optional model, lazily and thread-safely. Tests pass fakes in instead."""
+
+from __future__ import annotations
+
+import threading
+
+from .config import RAGConfig
+
+
+class Resources:
+    def __init__(self, config: RAGConfig | None = None, *, store=None, embedder=None, llm=None) -> None:
+        self.config = config or RAGConfig.from_env()
+        self._store = store
+        self._embedder = embedder
+        self.llm = llm  # used for the local/openai backends when given (tests)
+        self._open_lock = threading.Lock()
+
+    def embedder(self):
+        if self._embedder is None:
+            with self._open_lock:
+                if self._embedder is None:
+                    from .embeddings import get_embedder
+
+                    self._embedder = get_embedder(config=self.config)
+        return self._embedder
+
+    def store(self):
+        if self._store is None:
+            embedder = self.embedder()
+            with self._open_lock:
+                if self._store is None:
+                    from .store import open_store
+
+                    self._store = open_store(config=self.config, embedder=embedder)
+        return self._store
