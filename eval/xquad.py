@@ -622,7 +622,7 @@ def run_pair(
         # What "ours" ran with (the project defaults unless RAG_* variables say otherwise).
         "ours_config": {k: getattr(cfg, k) for k in (
             "embedder", "chunk_tokens", "chunk_overlap_tokens", "dense_weight", "bm25_weight", "candidates",
-            "rrf_k", "min_dense_score", "translate_queries", "max_tokens", "temperature")},
+            "rrf_k", "min_score", "translate_queries", "max_tokens", "temperature")},
         "titles": pair.titles,
         "collection": cfg.collection,
         "index": index_summary,

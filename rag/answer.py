@@ -233,7 +233,8 @@ def ask_stream(question: str, *, config: RAGConfig | None = None, history=None,
     queries = [question]
     if turns:
         # A follow-up ("and when did he join?") is searched together with the
-        # question it follows, which names what "he" is.
+        # question it follows, which names what "he" is. (Adding the earlier answer
+        # as well measured worse on the gold set's follow-ups.)
         queries.append(f"{turns[-1][0]} {question}")
     query_languages = [language] * len(queries)
     retrieval = retrieve(queries, store=store, embedder=embedder, config=config, languages=query_languages)
@@ -244,7 +245,7 @@ def ask_stream(question: str, *, config: RAGConfig | None = None, history=None,
         llm = get_llm(config=config)
     targets = [lang for lang in store.languages() if lang != language]
     if (config.translate_queries and config.llm != "extractive" and llm is not None and targets
-            and retrieval.best_dense_score >= config.min_dense_score):
+            and retrieval.best_score >= config.min_score):
         # Search again with the question in the articles' own languages.
         from .query import translate_question
 
@@ -274,7 +275,7 @@ def ask_stream(question: str, *, config: RAGConfig | None = None, history=None,
         return Answer(question=question, text=text, language=language, refused=refused, citations=citations,
                       retrieved=retrieval.hits, timings=timings, backend=backend, raw_text=raw)
 
-    if not passages or retrieval.best_dense_score < config.min_dense_score:
+    if not passages or retrieval.best_score < config.min_score:
         timings["generate"] = 0.0
         yield finish(refusal_text(language), "", True, [], "retrieval-gate")
         return

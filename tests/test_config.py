@@ -6,9 +6,9 @@ from rag.config import RAGConfig
 
 
 def test_env_overrides_are_typed():
-    config = RAGConfig.from_env({"RAG_TOP_K": "6", "RAG_MIN_DENSE_SCORE": "0.5", "RAG_DATA_DIR": "/tmp/x",
+    config = RAGConfig.from_env({"RAG_TOP_K": "6", "RAG_MIN_SCORE": "0.5", "RAG_DATA_DIR": "/tmp/x",
                                  "RAG_LLM": "extractive", "OPENAI_BASE_URL": "http://127.0.0.1:9/v1"})
-    assert config.top_k == 6 and config.min_dense_score == 0.5
+    assert config.top_k == 6 and config.min_score == 0.5
     assert config.data_dir == Path("/tmp/x") and config.llm == "extractive"
     assert config.openai_base_url == "http://127.0.0.1:9/v1"
 

@@ -1,4 +1,5 @@
 import numpy as np
+import pytest
 
 from rag.retrieval import BM25Index, reciprocal_rank_fusion, retrieve, tokenize
 
@@ -66,3 +67,56 @@ def test_bm25_only_ranks_chunks_of_the_query_language(articles, config, store, f
     assert scored and {h.chunk.language for h in scored} == {"fr"}
     unrestricted = retrieve(["Meta"], store=store, embedder=fake_embedder, config=bm25_only)
     assert {h.chunk.language for h in unrestricted.hits if h.bm25_score is not None} == {"fr", "ja", "zh"}
+
+
+def test_sentence_max_scores_takes_the_best_sentence_per_chunk():
+    from scipy.sparse import csr_matrix
+
+    from rag.retrieval import sentence_max_scores
+    from rag.store import TERM_SPACE, SentenceTermIndex
+
+    # Three sentences: two in chunk 0, one in chunk 2; chunk 1 has none.
+    rows = np.array([[1.0, 0, 0], [0, 0.6, 0.8], [0, 1.0, 0]], dtype=np.float32)
+    matrix = csr_matrix(rows, shape=(3, 3))
+    matrix.resize((3, TERM_SPACE))
+    index = SentenceTermIndex(owner=np.array([0, 0, 2]), matrix=matrix)
+    query = (np.array([1, 2], dtype=np.int32), np.array([0.0, 1.0], dtype=np.float32))
+    assert np.allclose(sentence_max_scores(index, query, 3), [0.8, 0.0, 0.0])
+    query = (np.array([1], dtype=np.int32), np.array([1.0], dtype=np.float32))
+    assert np.allclose(sentence_max_scores(index, query, 3), [0.6, 0.0, 1.0])
+
+
+def test_latent_terms_lift_the_chunk_whose_sentence_matches(tmp_path, config):
+    from conftest import FakeTermEmbedder
+
+    from rag.indexing import ingest_paths
+    from rag.store import open_store
+
+    embedder = FakeTermEmbedder()
+    store = open_store(config=config, embedder=embedder)
+    # The question shares its words with one sentence of b.txt only; by trigram
+    # vectors (the dense stand-in) a.txt, which repeats the question's letters, is closer.
+    (tmp_path / "a.txt").write_text("Whoo joinedd Applle whenn? Nott thiss onee.", encoding="utf-8")
+    (tmp_path / "b.txt").write_text("Unrelated opening sentence about markets. Pang joined Apple in 2021.", encoding="utf-8")
+    ingest_paths([tmp_path], config=config, store=store, embedder=embedder)
+    assert store.sentence_terms().sentences == 4
+    question = ["when joined Apple Pang"]
+    dense_only = retrieve(question, store=store, embedder=embedder, config=config.replace(latent_weight=0.0))
+    with_terms = retrieve(question, store=store, embedder=embedder, config=config)
+    assert dense_only.hits[0].chunk.doc_id == "a" and dense_only.hits[0].latent_score is None
+    assert with_terms.hits[0].chunk.doc_id == "b"
+    top = with_terms.hits[0]
+    assert top.latent_score == pytest.approx(3 / (4 * 5) ** 0.5, abs=1e-3)  # 3 words shared, of 4 and 5
+    assert top.score == pytest.approx(top.dense_score + top.latent_score, abs=1e-6)
+    assert with_terms.best_dense_score == max(h.dense_score for h in with_terms.hits)
+    assert with_terms.best_score == pytest.approx(top.score)
+
+
+def test_embedders_without_latent_terms_use_dense_only(articles, config, store, fake_embedder):
+    from rag.indexing import ingest_paths
+
+    ingest_paths([articles], config=config, store=store, embedder=fake_embedder)
+    assert store.sentence_terms() is None
+    result = retrieve(["Shengjia Zhao"], store=store, embedder=fake_embedder, config=config)
+    assert result.hits and all(h.latent_score is None for h in result.hits)
+    assert [h.score for h in result.hits] == [h.dense_score for h in result.hits]

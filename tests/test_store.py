@@ -78,3 +78,49 @@ def test_other_embedder_is_a_clear_error(config, store, fake_embedder):
 
     with pytest.raises(EmbedderMismatchError, match="ingest.py --reset"):
         open_store(config=config, embedder=Other())
+
+
+def test_sparse_vectors_pack_and_unpack():
+    import numpy as np
+
+    from rag.store import pack_sparse_vectors, unpack_sparse_vectors
+
+    vectors = [(np.array([3, 16383, 7], dtype=np.int32), np.array([0.5, 0.25, 0.125], dtype=np.float32)),
+               (np.array([], dtype=np.int32), np.array([], dtype=np.float32)),
+               (np.array([65535], dtype=np.int32), np.array([1.0], dtype=np.float32))]
+    packed = pack_sparse_vectors(vectors)
+    assert isinstance(packed, str)
+    back = unpack_sparse_vectors(packed)
+    assert len(back) == 3
+    for (i1, v1), (i2, v2) in zip(vectors, back):
+        assert i1.tolist() == i2.tolist() and np.allclose(v1, v2, atol=1e-3)
+    with pytest.raises(ValueError):
+        pack_sparse_vectors([(np.array([70000]), np.array([1.0]))])
+
+
+def test_sentence_terms_follow_the_chunks(articles, config, fake_embedder):
+    from conftest import FakeTermEmbedder
+
+    from rag.chunking import chunk_sentences
+
+    embedder = FakeTermEmbedder()
+    store = open_store(config=config, embedder=embedder)
+    ingest_paths([articles], config=config, store=store, embedder=embedder)
+    chunks = store.all_chunks()
+    index = store.sentence_terms()
+    assert index.sentences == sum(len(chunk_sentences(c)) for c in chunks)
+    assert sorted(set(index.owner.tolist())) == list(range(len(chunks)))
+    store.delete_document("fr_zhang")
+    assert store.sentence_terms().sentences == sum(len(chunk_sentences(c)) for c in store.all_chunks())
+
+
+def test_new_chunk_settings_reindex_unchanged_files(articles, config, store, fake_embedder):
+    ingest_paths([articles], config=config, store=store, embedder=fake_embedder)
+    before = {c.chunk_id for c in store.all_chunks()}
+    smaller = config.replace(chunk_tokens=20, chunk_overlap_tokens=5)
+    report = ingest_paths([articles], config=smaller, store=store, embedder=fake_embedder)
+    assert sorted(report.updated) == ["fr_zhang", "ja_pang", "zh_apple"]
+    after = store.all_chunks()
+    assert not before & {c.chunk_id for c in after}  # the old chunks are gone
+    assert len(after) > len(before)
+    assert ingest_paths([articles], config=smaller, store=store, embedder=fake_embedder).unchanged
