@@ -18,8 +18,8 @@ import numpy as np
 from .chunking import split_sentences
 from .config import RAGConfig
 from .language import detect_language, refusal_text
-from .prompts import NOT_FOUND, build_messages
-from .retrieval import Hit, retrieve
+from .prompts import NOT_FOUND, annotate_cjk_numbers, build_messages
+from .retrieval import Hit, retrieve, select_passages
 
 MAX_QUESTION_CHARS = 2000
 
@@ -51,7 +51,7 @@ class Answer:
     language: str
     refused: bool
     citations: list[Citation]
-    retrieved: list[Hit]  # the ranked passages (the first top_k went to the model)
+    retrieved: list[Hit]  # the ranked chunks; the model read windows of the best (select_passages)
     timings: dict[str, float] = field(default_factory=dict)
     backend: str = ""
     raw_text: str = ""  # the model's own words, before citation checks
@@ -101,7 +101,7 @@ def best_supporting_passage(answer: str, hits: Sequence[Hit]) -> int:
     terms = {t for t in tokenize(answer) if len(t) > 1}
     best, best_overlap = 0, 0
     for i, hit in enumerate(hits):
-        overlap = len(terms & set(tokenize(hit.chunk.text)))
+        overlap = len(terms & set(tokenize(hit.passage_text())))
         if overlap > best_overlap:
             best, best_overlap = i, overlap
     return best
@@ -157,6 +157,31 @@ def is_non_answer(text: str, question: str) -> bool:
     answer_terms = set(tokenize(renumber_citations(text, {})))
     # Nothing but markers, or no word or number that the question did not already have.
     return not answer_terms or not (answer_terms - set(tokenize(question)))
+
+
+_NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
+
+
+_SCALED = re.compile(r"(\d+(?:\.\d+)?) (billion|million)")
+
+
+def _number_keys(text: str) -> set[str]:
+    # Digits only, so 14.3 / 14,3 and 1,300,000 / 1.300.000 compare equal; the passages'
+    # CJK annotations (130万(=1.3 million)) supply the converted forms, spelled out too.
+    keys = {re.sub(r"\D", "", n) for n in _NUMBER.findall(text)}
+    for number, scale in _SCALED.findall(text):
+        keys.add(str(round(float(number) * (10**9 if scale == "billion" else 10**6))))
+    return keys
+
+
+def unsupported_numbers(answer: str, sources: Sequence[str]) -> list[str]:
+    """Numbers of two or more digits in the answer that none of ``sources`` (the
+    passages as the model read them, the question, the conversation) contains: a
+    small model's invented figure. Single digits are left alone (ordinals, "four
+    years" written 4)."""
+    known = set().union(*(_number_keys(s) for s in sources)) if sources else set()
+    answer = renumber_citations(answer, {})
+    return sorted({key for key in _number_keys(answer) if len(key) >= 2 and key not in known})
 
 
 def strip_refusal_marker(text: str) -> str:
@@ -257,7 +282,8 @@ def ask_stream(question: str, *, config: RAGConfig | None = None, history=None,
                                  config=config, languages=query_languages + list(translations))
             timings["embed"] += retrieval.timings["embed"]
             timings["retrieve"] += retrieval.timings["retrieve"]
-    passages = retrieval.hits[: config.top_k]
+    passages = select_passages(retrieval.hits, config.top_k, max_tokens=config.passage_tokens,
+                               count_tokens=embedder.count_tokens)
 
     def finish(text: str, raw: str, refused: bool, used: list[int], backend: str,
                highlights: dict[int, tuple[int, int]] | None = None) -> Answer:
@@ -288,7 +314,9 @@ def ask_stream(question: str, *, config: RAGConfig | None = None, history=None,
         yield finish(text, text, False, used, "extractive", highlights)
         return
 
-    messages = build_messages(question, passages, language=language, history=turns)
+    # Strong retrieval evidence: the model is not offered NOT FOUND (README, "Refusal").
+    allow_refusal = retrieval.best_score < config.answer_score
+    messages = build_messages(question, passages, language=language, history=turns, allow_refusal=allow_refusal)
     t0 = time.perf_counter()
     pieces: list[str] = []
     for delta in llm.stream(messages, max_tokens=config.max_tokens, temperature=config.temperature):
@@ -298,7 +326,8 @@ def ask_stream(question: str, *, config: RAGConfig | None = None, history=None,
         yield delta
     timings["generate"] = time.perf_counter() - t0
     raw = "".join(pieces).strip()
-    if is_refusal(raw) or is_non_answer(raw, question):
+    read = [annotate_cjk_numbers(p.passage_text()) for p in passages] + [question] + [q + " " + a for q, a in turns]
+    if is_refusal(raw) or is_non_answer(raw, question) or unsupported_numbers(strip_refusal_marker(raw), read):
         yield finish(refusal_text(language), raw, True, [], llm.name)
         return
     text, used = check_citations(strip_refusal_marker(raw), passages)
@@ -308,9 +337,11 @@ def ask_stream(question: str, *, config: RAGConfig | None = None, history=None,
 
 # -- passage-level helpers ------------------------------------------------------------
 def _sentences_of(hit: Hit) -> list[tuple[int, int, str]]:
-    """(doc_start, doc_end, text) of the passage's sentences."""
+    """(doc_start, doc_end, text) of the sentences the model read of the passage."""
     chunk = hit.chunk
-    return [(chunk.start + s, chunk.start + e, chunk.text[s:e]) for s, e in split_sentences(chunk.text)]
+    lo, hi = hit.window or (0, len(chunk.text))
+    return [(chunk.start + s, chunk.start + e, chunk.text[s:e]) for s, e in split_sentences(chunk.text)
+            if lo <= s and e <= hi]
 
 
 def highlight_spans(answer_text: str, hits: Sequence[Hit], *, embedder) -> list[tuple[int, int] | None]:

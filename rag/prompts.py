@@ -1,9 +1,16 @@
 """Prompts for a small model: one constant system prompt (it stays in the KV cache),
 numbered passages, the question twice (before and after the passages, so a 1.5B model
-does not lose it), and the answer language named explicitly."""
+does not lose it), and the answer language named explicitly.
+
+The way out ("reply NOT FOUND") is offered only when retrieval is unsure: offered
+always, the 1.5B model refused questions whose answer was in the first passage
+(README, "Refusal"). Large CJK numbers get their Western reading next to them,
+because the model converted 143億 into "143 billion" instead of 14.3 billion.
+"""
 
 from __future__ import annotations
 
+import re
 from typing import Sequence
 
 from .language import language_name
@@ -11,13 +18,12 @@ from .retrieval import Hit
 
 NOT_FOUND = "NOT FOUND"
 
-SYSTEM_PROMPT = f"""You answer questions about news articles, using only the numbered passages the user gives you.
+SYSTEM_PROMPT = """You answer questions about news articles, using only the numbered passages the user gives you.
 The passages may be written in another language than the question: read them and translate the facts you need.
 How to answer:
 - Answer in one or two short sentences, in the language the user asks for.
 - Put the passage number in square brackets after each fact, like [1] or [2].
 - Copy names and numbers exactly from the passages.
-- If no passage gives the answer, reply only: {NOT_FOUND}
 
 Example
 Passages:
@@ -27,10 +33,35 @@ Question: Where did Pang work before Apple?
 Answer in English: Pang worked at Alphabet, Google's parent company, before joining Apple in 2021 [1]."""
 
 
+# 143億 / 1000万 / 16万5000 / 2亿: digits, a 億 or 万 unit, optional digits after it.
+_CJK_NUMBER = re.compile(r"(\d{1,3}(?:,\d{3})+|\d+(?:\.\d+)?)\s*([億亿万萬])(\d{1,4}(?:,\d{3})?)?(?![\d億亿万萬])")
+_CJK_UNITS = {"億": 10**8, "亿": 10**8, "万": 10**4, "萬": 10**4}
+
+
+def western_number(value: float) -> str:
+    if value >= 10**9:
+        return f"{value / 10**9:g} billion"
+    if value >= 10**6:
+        return f"{value / 10**6:g} million"
+    return f"{value:,.0f}"
+
+
+def annotate_cjk_numbers(text: str) -> str:
+    """"143億ドル" -> "143億(=14.3 billion)ドル": the Western reading beside the number."""
+
+    def repl(match: re.Match) -> str:
+        value = float(match.group(1).replace(",", "")) * _CJK_UNITS[match.group(2)]
+        if match.group(3):
+            value += float(match.group(3).replace(",", ""))
+        return f"{match.group(0)}(={western_number(value)})"
+
+    return _CJK_NUMBER.sub(repl, text)
+
+
 def format_passages(hits: Sequence[Hit]) -> str:
     lines = []
     for n, hit in enumerate(hits, start=1):
-        text = " ".join(hit.chunk.text.split())
+        text = " ".join(annotate_cjk_numbers(hit.passage_text()).split())
         lines.append(f"[{n}] ({hit.chunk.language}) {text}")
     return "\n".join(lines)
 
@@ -41,17 +72,21 @@ def build_messages(
     *,
     language: str,
     history: Sequence[tuple[str, str]] = (),
+    allow_refusal: bool = True,
 ) -> list[dict]:
-    """Chat messages asking for a cited answer to ``question`` from ``hits``."""
+    """Chat messages asking for a cited answer to ``question`` from ``hits``;
+    ``allow_refusal`` offers the model NOT FOUND as an answer."""
     name = language_name(language)
     conversation = ""
     if history:
         turns = "\n".join(f"User: {q}\nAssistant: {a}" for q, a in history)
         conversation = f"Earlier in this conversation:\n{turns}\n\n"
+    way_out = f"If no passage gives the answer, reply only: {NOT_FOUND}\n" if allow_refusal else ""
     user = (
         f"{conversation}Question: {question}\n\n"
         f"Passages:\n{format_passages(hits)}\n\n"
         f"Question: {question}\n"
+        f"{way_out}"
         f"Answer in {name}:"
     )
     return [{"role": "system", "content": SYSTEM_PROMPT}, {"role": "user", "content": user}]

@@ -11,6 +11,7 @@ ja, zh and ko alike; it is fused by reciprocal rank when switched on.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import re
 import time
@@ -21,7 +22,7 @@ from typing import Sequence
 
 import numpy as np
 
-from .chunking import Chunk
+from .chunking import Chunk, split_sentences
 from .config import RAGConfig
 
 _CJK_RUN = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uac00-\ud7af]+")
@@ -92,6 +93,14 @@ class Hit:
     dense_score: float | None = None  # cosine similarity
     bm25_score: float | None = None
     latent_score: float | None = None  # best latent-term similarity among its sentences
+    best_sentence: int | None = None  # which of chunk_sentences(chunk) scored it
+    # The part of chunk.text the model reads (offsets into it); None: all of it.
+    window: tuple[int, int] | None = None
+
+    def passage_text(self) -> str:
+        if self.window is None:
+            return self.chunk.text
+        return self.chunk.text[self.window[0] : self.window[1]]
 
 
 @dataclass
@@ -132,17 +141,25 @@ class _BM25Cache:
 _bm25_cache = _BM25Cache()
 
 
-def sentence_max_scores(index, query_terms, n_chunks: int) -> np.ndarray:
+def sentence_max_scores(index, query_terms, n_chunks: int) -> tuple[np.ndarray, np.ndarray]:
     """Per chunk, the best latent-term similarity between the query and its sentences
-    (0 for chunks without sentence vectors)."""
+    (0 for chunks without sentence vectors), and which sentence of the chunk that is
+    (-1 for none)."""
     indices, weights = query_terms
     query = np.zeros(index.matrix.shape[1], dtype=np.float32)
     keep = indices < len(query)
     query[indices[keep]] = weights[keep]
     per_sentence = index.matrix @ query
     best = np.zeros(n_chunks, dtype=np.float64)
-    np.maximum.at(best, index.owner, per_sentence)
-    return best
+    which = np.full(n_chunks, -1, dtype=np.int64)
+    # Rows grouped by chunk, best first within a chunk: the first row of each group wins.
+    order = np.lexsort((-per_sentence, index.owner))
+    owners = index.owner[order]
+    first = np.r_[True, owners[1:] != owners[:-1]]
+    rows, chunks = order[first], owners[first]
+    best[chunks] = per_sentence[rows]
+    which[chunks] = rows - np.searchsorted(index.owner, chunks)
+    return best, which
 
 
 def retrieve(
@@ -181,6 +198,7 @@ def retrieve(
     by_id: dict[str, Chunk] = {}
     dense: dict[str, float] = {}
     latent: dict[str, float] = {}
+    best_sentence: dict[str, int] = {}
     semantic: dict[str, float] = {}
     for q, vector in enumerate(vectors):
         query_dense = {}
@@ -188,11 +206,13 @@ def retrieve(
             by_id[chunk.chunk_id] = chunk
             query_dense[chunk.chunk_id] = score
         query_latent: dict[str, float] = {}
+        query_sentence: dict[str, int] = {}
         if term_index is not None:
-            best = sentence_max_scores(term_index, query_terms[q], len(chunks))
+            best, which = sentence_max_scores(term_index, query_terms[q], len(chunks))
             for i in np.argsort(-best, kind="stable")[:candidates]:
                 by_id[chunks[i].chunk_id] = chunks[i]
             query_latent = {cid: float(best[position[cid]]) for cid in by_id if cid in position}
+            query_sentence = {cid: int(which[position[cid]]) for cid in query_latent if which[position[cid]] >= 0}
             # Chunks found only by their terms still need their dense score.
             missing = [cid for cid in query_latent if cid not in query_dense]
             for cid, stored in store.embeddings_of(missing).items():
@@ -200,6 +220,8 @@ def retrieve(
         for cid in set(query_dense) | set(query_latent):
             d, t = query_dense.get(cid, 0.0), query_latent.get(cid, 0.0)
             dense[cid] = max(d, dense.get(cid, -1.0))
+            if cid in query_sentence and t >= latent.get(cid, 0.0):
+                best_sentence[cid] = query_sentence[cid]
             latent[cid] = max(t, latent.get(cid, 0.0))
             semantic[cid] = max(d + config.latent_weight * t, semantic.get(cid, float("-inf")))
     ranked = sorted(semantic.items(), key=lambda kv: (-kv[1], kv[0]))
@@ -219,8 +241,47 @@ def retrieve(
                 bm25[chunk.chunk_id] = max(score, bm25.get(chunk.chunk_id, 0.0))
             rankings.append(([chunks[i].chunk_id for i, _ in top], config.bm25_weight))
         ranked = reciprocal_rank_fusion(rankings, k=config.rrf_k)
-    hits = [Hit(by_id[i], s, dense.get(i), bm25.get(i), latent.get(i) if term_index is not None else None)
-            for i, s in ranked[:limit]]
+    hits = [Hit(by_id[i], s, dense.get(i), bm25.get(i), latent.get(i) if term_index is not None else None,
+                best_sentence.get(i)) for i, s in ranked[:limit]]
     timings["retrieve"] = time.perf_counter() - t1
     return Retrieval(hits=hits, best_dense_score=max(dense.values(), default=0.0),
                      best_score=max(semantic.values(), default=0.0), timings=timings)
+
+
+def sentence_window(hit: Hit, max_tokens: int, count_tokens) -> tuple[int, int] | None:
+    """The best sentence of the chunk widened by its neighbours, alternately after and
+    before, while it fits ``max_tokens``; None (the whole chunk) when retrieval did not
+    say which sentence matched or the budget is 0."""
+    if hit.best_sentence is None or max_tokens <= 0:
+        return None
+    spans = split_sentences(hit.chunk.text) or [(0, len(hit.chunk.text))]
+    if hit.best_sentence >= len(spans):
+        return None
+    first = last = hit.best_sentence
+    grew = True
+    while grew:
+        grew = False
+        for after in (True, False):
+            lo, hi = (first, last + 1) if after else (first - 1, last)
+            if lo >= 0 and hi < len(spans) and count_tokens(hit.chunk.text[spans[lo][0] : spans[hi][1]]) <= max_tokens:
+                first, last, grew = lo, hi, True
+    return spans[first][0], spans[last][1]
+
+
+def select_passages(hits: Sequence[Hit], k: int, *, max_tokens: int, count_tokens) -> list[Hit]:
+    """The ``k`` best hits cut to their sentence windows, skipping a window that
+    overlaps one already chosen from the same article (neighbouring chunks overlap), so
+    the model reads k different places instead of the same sentences twice."""
+    chosen: list[Hit] = []
+    taken: list[tuple[str, int, int]] = []  # doc_id, document start, end
+    for hit in hits:
+        window = sentence_window(hit, max_tokens, count_tokens)
+        start, end = window or (0, len(hit.chunk.text))
+        doc_start, doc_end = hit.chunk.start + start, hit.chunk.start + end
+        if any(doc == hit.chunk.doc_id and doc_start < e and s < doc_end for doc, s, e in taken):
+            continue
+        taken.append((hit.chunk.doc_id, doc_start, doc_end))
+        chosen.append(dataclasses.replace(hit, window=window))
+        if len(chosen) == k:
+            break
+    return chosen

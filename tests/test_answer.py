@@ -160,3 +160,37 @@ def test_bad_questions(indexed, config, fake_embedder, store):
 def test_empty_index_is_a_clear_error(config, store, fake_embedder):
     with pytest.raises(EmptyIndexError, match="ingest.py"):
         ask("Who left Apple?", config=config, store=store, embedder=fake_embedder, llm=FakeLLM())
+
+
+def test_unsupported_numbers_are_the_ones_no_source_holds():
+    from rag.answer import unsupported_numbers
+    from rag.prompts import annotate_cjk_numbers
+
+    passages = [annotate_cjk_numbers("メタ社はScale AIに143億ドルを投資して49%の株式を取得した。"),
+                annotate_cjk_numbers("Meta plant 130万個のGPU und 2021 kam Pang.")]
+    # Converted, re-separated and German-decimal forms of what the passages say are fine.
+    assert unsupported_numbers("Meta investierte 14,3 Milliarden Dollar für 49 % [1].", passages) == []
+    assert unsupported_numbers("1.300.000 GPUs [2], 1,3 Millionen, since 2021 [2].", passages) == []
+    # An invented figure is not; single digits and the citation markers are left alone.
+    assert unsupported_numbers("The iPhone 16 Pro costs $1,299 [1].", passages) == ["1299", "16"]
+    assert unsupported_numbers("Four years, 4 of them [12].", passages) == []
+    # The question and the conversation count as sources too.
+    assert unsupported_numbers("In late 2024 [1].", passages + ["What happened in late 2024?"]) == []
+
+
+def test_an_answer_with_an_invented_number_is_refused(indexed, config, fake_embedder):
+    answer = ask("Wie viel verdient Ruoming Pang?", config=config, store=indexed, embedder=fake_embedder,
+                 llm=FakeLLM("Er verdient 987 Millionen Dollar [1]."))
+    assert answer.refused and answer.citations == [] and answer.text == refusal_text("de")
+    assert "987" in answer.raw_text
+
+
+def test_strong_retrieval_does_not_offer_the_model_a_way_out(indexed, config, fake_embedder):
+    unsure, sure = FakeLLM("Chief scientist [1]."), FakeLLM("Chief scientist [1].")
+    ask("Who is Shengjia Zhao?", config=config.replace(answer_score=99.0), store=indexed,
+        embedder=fake_embedder, llm=unsure)
+    ask("Who is Shengjia Zhao?", config=config.replace(answer_score=0.0), store=indexed,
+        embedder=fake_embedder, llm=sure)
+    assert "NOT FOUND" in unsure.calls[0][1]["content"]
+    assert "NOT FOUND" not in sure.calls[0][1]["content"]
+    assert unsure.calls[0][0] == sure.calls[0][0]  # the system prompt stays the same (KV cache)

@@ -81,9 +81,11 @@ def test_sentence_max_scores_takes_the_best_sentence_per_chunk():
     matrix.resize((3, TERM_SPACE))
     index = SentenceTermIndex(owner=np.array([0, 0, 2]), matrix=matrix)
     query = (np.array([1, 2], dtype=np.int32), np.array([0.0, 1.0], dtype=np.float32))
-    assert np.allclose(sentence_max_scores(index, query, 3), [0.8, 0.0, 0.0])
-    query = (np.array([1], dtype=np.int32), np.array([1.0], dtype=np.float32))
-    assert np.allclose(sentence_max_scores(index, query, 3), [0.6, 0.0, 1.0])
+    best, which = sentence_max_scores(index, query, 3)
+    assert np.allclose(best, [0.8, 0.0, 0.0]) and which.tolist() == [1, -1, 0]
+    query = (np.array([0], dtype=np.int32), np.array([1.0], dtype=np.float32))
+    best, which = sentence_max_scores(index, query, 3)
+    assert np.allclose(best, [1.0, 0.0, 0.0]) and which.tolist() == [0, -1, 0]
 
 
 def test_latent_terms_lift_the_chunk_whose_sentence_matches(tmp_path, config):
@@ -120,3 +122,41 @@ def test_embedders_without_latent_terms_use_dense_only(articles, config, store, 
     result = retrieve(["Shengjia Zhao"], store=store, embedder=fake_embedder, config=config)
     assert result.hits and all(h.latent_score is None for h in result.hits)
     assert [h.score for h in result.hits] == [h.dense_score for h in result.hits]
+
+
+def _hit(text, *, doc="d", start=0, best=None):
+    from rag.chunking import Chunk
+
+    chunk = Chunk(chunk_id=f"{doc}:{start}", doc_id=doc, index=0, text=text, start=start, end=start + len(text),
+                  title=doc, language="en", content_hash="h")
+    from rag.retrieval import Hit
+
+    return Hit(chunk=chunk, score=1.0, best_sentence=best)
+
+
+def test_sentence_window_grows_around_the_best_sentence_within_budget():
+    from rag.chunking import approximate_token_count
+    from rag.retrieval import sentence_window
+
+    text = "Aa bb cc. Dd ee ff. Gg hh ii. Jj kk ll."
+    hit = _hit(text, best=2)
+    assert approximate_token_count("Gg hh ii.") == 3
+    # 6 tokens fit the best sentence and the next; 9 the one before too.
+    assert text[slice(*sentence_window(hit, 6, approximate_token_count))] == "Gg hh ii. Jj kk ll."
+    assert text[slice(*sentence_window(hit, 9, approximate_token_count))] == "Dd ee ff. Gg hh ii. Jj kk ll."
+    assert text[slice(*sentence_window(hit, 1, approximate_token_count))] == "Gg hh ii."  # never less than it
+    assert sentence_window(_hit(text), 6, approximate_token_count) is None  # no best sentence: whole chunk
+    assert sentence_window(hit, 0, approximate_token_count) is None
+
+
+def test_select_passages_skips_overlapping_windows_of_one_article():
+    from rag.chunking import approximate_token_count
+    from rag.retrieval import select_passages
+
+    first = _hit("One a. Two b. Three c.", best=2)              # document chars 0-22
+    overlapping = _hit("Three c. Four d.", start=14, best=0)   # "Three c." again
+    other_doc = _hit("Three c. Four d.", doc="e", start=14, best=0)
+    later = _hit("Four d. Five e.", start=23, best=0)
+    chosen = select_passages([first, overlapping, other_doc, later], 3, max_tokens=2,
+                             count_tokens=approximate_token_count)
+    assert [(h.chunk.doc_id, h.passage_text()) for h in chosen] == [("d", "Three c."), ("e", "Three c."), ("d", "Four d.")]

@@ -70,7 +70,7 @@ def scripted_reply(messages) -> str:
         return "NOT FOUND"
     if "Zhang" in question:
         return "Bowen Zhang joined Meta's lab [3], the fourth from Apple's AI team [2]."
-    return "Ruoming Pang could earn $200 million at Meta [2] over four years [2]."
+    return "Ruoming Pang could earn 2亿美元 at Meta [2] over four years [2]."
 
 
 def _make_env(root: Path, collection: str, *, with_articles: bool = True):
@@ -136,7 +136,7 @@ def test_stream_concatenates_to_the_final_answer(client):
         messages=[{"role": "user", "content": "How much could Ruoming Pang earn at Meta?"}])
     chunks = list(stream)  # ends cleanly: the client stops at data: [DONE]
     text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
-    assert text == "Ruoming Pang could earn $200 million at Meta [1] over four years [1]."
+    assert text == "Ruoming Pang could earn 2亿美元 at Meta [1] over four years [1]."
     finals = [c for c in chunks if c.choices and c.choices[0].finish_reason == "stop"]
     assert len(finals) == 1
     final = finals[0].model_extra

@@ -213,10 +213,11 @@ def test_cross_lingual_run_with_answers(xquad_dir, xconfig, no_network):
     report = xquad.run_pair(pair, config=xconfig, embedder=FakeEmbedder(), llm_mode="local", llm=llm)
     m = report["metrics"]
     assert list(m) == list(METRIC_KEYS) + ["answer_f1"]
-    # Correct: q1 ("1884"), q2 ("dunklen Porter", the corpus-language gold); q3, q4 wrong; q5 refused.
+    # Correct: q1 ("1884"), q2 ("dunklen Porter", the corpus-language gold); q3 and q4 get
+    # "1884", a number their passages do not hold, so they are refused as invented; q5 refused.
     assert [q["ours"]["correct"] for q in report["per_question"]] == [True, True, False, False, False]
     assert m["answer_accuracy"] == pytest.approx(2 / 5)
-    assert m["false_refusal_rate"] == pytest.approx(1 / 5)
+    assert m["false_refusal_rate"] == pytest.approx(3 / 5)
     assert m["refusal_accuracy"] is None  # every XQuAD question is answerable
     assert m["answer_f1"] is not None and 0 < m["answer_f1"] < 1
     assert m["citation_precision"] is not None and m["citation_support"] is not None

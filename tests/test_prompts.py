@@ -1,0 +1,28 @@
+from rag.chunking import Chunk
+from rag.prompts import SYSTEM_PROMPT, annotate_cjk_numbers, build_messages, western_number
+from rag.retrieval import Hit
+
+
+def test_cjk_large_numbers_get_their_western_reading():
+    assert annotate_cjk_numbers("Scale AIに143億ドルを投資") == "Scale AIに143億(=14.3 billion)ドルを投資"
+    assert annotate_cjk_numbers("年薪1000万美元起") == "年薪1000万(=10 million)美元起"
+    assert annotate_cjk_numbers("16万5000ドルから44万ドル") == "16万5000(=165,000)ドルから44万(=440,000)ドル"
+    assert annotate_cjk_numbers("12万2,760ドル") == "12万2,760(=122,760)ドル"
+    assert annotate_cjk_numbers("2亿美元(约合14亿元)") == "2亿(=200 million)美元(约合14亿(=1.4 billion)元)"
+    # Nothing to convert: no digits, or no large unit.
+    assert annotate_cjk_numbers("数千万ドル、2021年、49%") == "数千万ドル、2021年、49%"
+    assert western_number(1.3e6) == "1.3 million" and western_number(65e9) == "65 billion"
+
+
+def test_prompt_numbers_passages_names_the_language_and_keeps_the_system_prompt():
+    text = "パン氏は2021年にアルファベットからアップルに加わった。メタは143億ドルを投資した。"
+    hit = Hit(Chunk("d:h:0", "d", 0, text, 0, len(text), "T", "ja", "h"), 1.0)
+    windowed = Hit(hit.chunk, 1.0, best_sentence=1, window=(text.index("メタ"), len(text)))
+    messages = build_messages("Wie viel investierte Meta?", [hit, windowed], language="de")
+    assert messages[0] == {"role": "system", "content": SYSTEM_PROMPT}
+    user = messages[1]["content"]
+    assert "[1] (ja) パン氏は2021年" in user
+    assert "[2] (ja) メタは143億(=14.3 billion)ドルを投資した。" in user  # only the window
+    assert user.count("Wie viel investierte Meta?") == 2 and user.endswith("Answer in German:")
+    assert "NOT FOUND" in user
+    assert "NOT FOUND" not in build_messages("Q?", [hit], language="en", allow_refusal=False)[1]["content"]
