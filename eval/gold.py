@@ -56,6 +56,7 @@ def score_answer(item: dict, answer, all_chunks: Sequence) -> dict:
         "question": item["question"],
         "answerable": bool(item["answerable"]),
         "answer": answer.text,
+        "raw_answer": answer.raw_text,
         "refused": answer.refused,
         "backend": answer.backend,
         "timings": answer.timings,

@@ -253,6 +253,9 @@ class _QueryVectorView:
         self._reuse = reuse
         self.name = shared.embedder.name
         self.dim = shared.embedder.dim
+        # Latent terms are part of our retrieval; only embedders that have them offer them.
+        if hasattr(shared.embedder, "latent_terms"):
+            self.latent_terms = shared.embedder.latent_terms
 
     def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
         texts = list(texts)
@@ -559,12 +562,12 @@ def run_pair(
             # BM25 only, over every chunk (no language restriction), keeping only what BM25
             # scored: dense hits still enter the fusion, with weight 0.
             result = retrieve([question.text], store=store, embedder=shared_embedder,
-                              config=cfg.replace(dense_weight=0.0, bm25_weight=1.0))
+                              config=cfg.replace(dense_weight=0.0, bm25_weight=1.0, latent_weight=0.0))
             ids = [h.chunk.doc_id for h in result.hits if h.bm25_score is not None]
             base["bm25"].append(retrieval_record(question, ids, chunks_per_doc.get(question.doc_id, 0),
                                                  {**result.timings, "total": sum(result.timings.values())}))
             result = retrieve([question.text], store=store, embedder=shared_embedder,
-                              config=cfg.replace(bm25_weight=0.0))
+                              config=cfg.replace(bm25_weight=0.0, latent_weight=0.0))
             base["dense"].append(retrieval_record(question, [h.chunk.doc_id for h in result.hits],
                                                   chunks_per_doc.get(question.doc_id, 0),
                                                   {**result.timings, "total": sum(result.timings.values())}))

@@ -18,7 +18,7 @@ import numpy as np
 from .chunking import split_sentences
 from .config import RAGConfig
 from .language import detect_language, refusal_text
-from .prompts import NOT_FOUND, annotate_cjk_numbers, build_messages
+from .prompts import NOT_FOUND, annotate_cjk_numbers, build_messages, strip_annotations
 from .retrieval import Hit, retrieve, select_passages
 
 MAX_QUESTION_CHARS = 2000
@@ -314,25 +314,48 @@ def ask_stream(question: str, *, config: RAGConfig | None = None, history=None,
         yield finish(text, text, False, used, "extractive", highlights)
         return
 
-    # Strong retrieval evidence: the model is not offered NOT FOUND (README, "Refusal").
-    allow_refusal = retrieval.best_score < config.answer_score
-    messages = build_messages(question, passages, language=language, history=turns, allow_refusal=allow_refusal)
+    read = [annotate_cjk_numbers(p.passage_text()) for p in passages] + [question] + [q + " " + a for q, a in turns]
     t0 = time.perf_counter()
     pieces: list[str] = []
-    for delta in llm.stream(messages, max_tokens=config.max_tokens, temperature=config.temperature):
-        if not pieces:
-            timings["first_token"] = time.perf_counter() - t0
-        pieces.append(delta)
-        yield delta
+    for insist in (False, True):
+        messages = build_messages(question, passages, language=language, history=turns, insist=insist)
+        pieces = []
+        for delta in _hold_back_not_found(llm.stream(messages, max_tokens=config.max_tokens,
+                                                     temperature=config.temperature)):
+            if "first_token" not in timings:
+                timings["first_token"] = time.perf_counter() - t0
+            pieces.append(delta)
+            yield delta
+        raw = strip_annotations("".join(pieces)).strip()
+        refused = is_refusal(raw) or is_non_answer(raw, question)
+        # Strong retrieval evidence outweighs the small model's refusal: ask once more,
+        # telling it the answer is there (README, "Refusal").
+        if not (refused and not insist and retrieval.best_score >= config.answer_score):
+            break
     timings["generate"] = time.perf_counter() - t0
-    raw = "".join(pieces).strip()
-    read = [annotate_cjk_numbers(p.passage_text()) for p in passages] + [question] + [q + " " + a for q, a in turns]
-    if is_refusal(raw) or is_non_answer(raw, question) or unsupported_numbers(strip_refusal_marker(raw), read):
+    if refused or unsupported_numbers(strip_refusal_marker(raw), read):
         yield finish(refusal_text(language), raw, True, [], llm.name)
         return
     text, used = check_citations(strip_refusal_marker(raw), passages)
     highlights = highlight_spans(text, [passages[i] for i in used], embedder=embedder)
     yield finish(text, raw, False, used, llm.name, {i: highlights[j] for j, i in enumerate(used) if highlights[j]})
+
+
+def _hold_back_not_found(deltas: Iterator[str]) -> Iterator[str]:
+    """Pass the model's text through, except a reply that is (so far) "NOT FOUND": that
+    is held back and dropped, so a refusal streams nothing and a second attempt streams
+    cleanly. Anything else is released as soon as it cannot be NOT FOUND any more."""
+    held = ""
+    for delta in deltas:
+        if held is None:
+            yield delta
+            continue
+        held += delta
+        head = held.strip().upper().replace("_", " ")
+        if NOT_FOUND.startswith(head) or head.startswith(NOT_FOUND):
+            continue
+        yield held
+        held = None
 
 
 # -- passage-level helpers ------------------------------------------------------------

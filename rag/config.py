@@ -44,7 +44,7 @@ class RAGConfig:
     chunk_overlap_tokens: int = 30
 
     # Retrieval.
-    top_k: int = 4
+    top_k: int = 8
     candidates: int = 20  # per retriever, before fusion
     rrf_k: int = 60
     dense_weight: float = 1.0
@@ -73,7 +73,7 @@ class RAGConfig:
     # What the model reads of each passage: its best-matching sentence and the
     # neighbours that fit this many tokens (0: the whole chunk). Shorter passages let
     # the model read more places for the same prompt length (README, "Generation").
-    passage_tokens: int = 90
+    passage_tokens: int = 60
 
     # Generation.
     llm: LLMBackend = "local"

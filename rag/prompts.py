@@ -2,10 +2,11 @@
 numbered passages, the question twice (before and after the passages, so a 1.5B model
 does not lose it), and the answer language named explicitly.
 
-The way out ("reply NOT FOUND") is offered only when retrieval is unsure: offered
-always, the 1.5B model refused questions whose answer was in the first passage
-(README, "Refusal"). Large CJK numbers get their Western reading next to them,
-because the model converted 143億 into "143 billion" instead of 14.3 billion.
+The system prompt offers a way out ("reply NOT FOUND"). When retrieval evidence is
+strong and the model took it anyway, answer.py asks once more with ``insist=True``:
+the 1.5B model refused questions whose answer was in the first passage (README,
+"Refusal"). Large CJK numbers get their Western reading next to them, because the
+model converted 143億 into "143 billion" instead of 14.3 billion.
 """
 
 from __future__ import annotations
@@ -18,12 +19,13 @@ from .retrieval import Hit
 
 NOT_FOUND = "NOT FOUND"
 
-SYSTEM_PROMPT = """You answer questions about news articles, using only the numbered passages the user gives you.
+SYSTEM_PROMPT = f"""You answer questions about news articles, using only the numbered passages the user gives you.
 The passages may be written in another language than the question: read them and translate the facts you need.
 How to answer:
 - Answer in one or two short sentences, in the language the user asks for.
 - Put the passage number in square brackets after each fact, like [1] or [2].
 - Copy names and numbers exactly from the passages.
+- If no passage gives the answer, reply only: {NOT_FOUND}
 
 Example
 Passages:
@@ -46,6 +48,14 @@ def western_number(value: float) -> str:
     return f"{value:,.0f}"
 
 
+_ANNOTATION = re.compile(r"\(=[^()]*\)")
+
+
+def strip_annotations(text: str) -> str:
+    """Remove readings the model copied from the passages into its answer."""
+    return _ANNOTATION.sub("", text)
+
+
 def annotate_cjk_numbers(text: str) -> str:
     """"143億ドル" -> "143億(=14.3 billion)ドル": the Western reading beside the number."""
 
@@ -53,7 +63,7 @@ def annotate_cjk_numbers(text: str) -> str:
         value = float(match.group(1).replace(",", "")) * _CJK_UNITS[match.group(2)]
         if match.group(3):
             value += float(match.group(3).replace(",", ""))
-        return f"{match.group(0)}(={western_number(value)})"
+        return f"{match.group(0)}(={western_number(value)})"  # strip_annotations undoes it
 
     return _CJK_NUMBER.sub(repl, text)
 
@@ -72,21 +82,21 @@ def build_messages(
     *,
     language: str,
     history: Sequence[tuple[str, str]] = (),
-    allow_refusal: bool = True,
+    insist: bool = False,
 ) -> list[dict]:
     """Chat messages asking for a cited answer to ``question`` from ``hits``;
-    ``allow_refusal`` offers the model NOT FOUND as an answer."""
+    ``insist`` tells the model that the passages hold the answer."""
     name = language_name(language)
     conversation = ""
     if history:
         turns = "\n".join(f"User: {q}\nAssistant: {a}" for q, a in history)
         conversation = f"Earlier in this conversation:\n{turns}\n\n"
-    way_out = f"If no passage gives the answer, reply only: {NOT_FOUND}\n" if allow_refusal else ""
+    insistence = f"The answer is in these passages: find it and do not reply {NOT_FOUND}.\n" if insist else ""
     user = (
         f"{conversation}Question: {question}\n\n"
         f"Passages:\n{format_passages(hits)}\n\n"
         f"Question: {question}\n"
-        f"{way_out}"
+        f"{insistence}"
         f"Answer in {name}:"
     )
     return [{"role": "system", "content": SYSTEM_PROMPT}, {"role": "user", "content": user}]

@@ -185,12 +185,34 @@ def test_an_answer_with_an_invented_number_is_refused(indexed, config, fake_embe
     assert "987" in answer.raw_text
 
 
-def test_strong_retrieval_does_not_offer_the_model_a_way_out(indexed, config, fake_embedder):
-    unsure, sure = FakeLLM("Chief scientist [1]."), FakeLLM("Chief scientist [1].")
-    ask("Who is Shengjia Zhao?", config=config.replace(answer_score=99.0), store=indexed,
-        embedder=fake_embedder, llm=unsure)
-    ask("Who is Shengjia Zhao?", config=config.replace(answer_score=0.0), store=indexed,
-        embedder=fake_embedder, llm=sure)
-    assert "NOT FOUND" in unsure.calls[0][1]["content"]
-    assert "NOT FOUND" not in sure.calls[0][1]["content"]
-    assert unsure.calls[0][0] == sure.calls[0][0]  # the system prompt stays the same (KV cache)
+def test_strong_retrieval_asks_again_when_the_model_refuses(indexed, config, fake_embedder):
+    replies = iter(["NOT FOUND", "Chief scientist at Meta [1]."])
+    llm = FakeLLM(lambda messages: next(replies))
+    items = list(ask_stream("Who is Shengjia Zhao?", config=config.replace(answer_score=0.0), store=indexed,
+                            embedder=fake_embedder, llm=llm))
+    answer = items[-1]
+    assert len(llm.calls) == 2 and not answer.refused and answer.text == "Chief scientist at Meta [1]."
+    assert "do not reply NOT FOUND" not in llm.calls[0][1]["content"]
+    assert "do not reply NOT FOUND" in llm.calls[1][1]["content"]
+    assert llm.calls[0][0] == llm.calls[1][0]  # the system prompt stays the same (KV cache)
+    # The held-back refusal never reaches the stream: it shows only the second answer.
+    assert "".join(items[:-1]) == "Chief scientist at Meta [1]."
+
+
+def test_weak_retrieval_accepts_the_refusal_and_insisting_happens_once(indexed, config, fake_embedder):
+    weak = FakeLLM("NOT FOUND")
+    answer = ask("Who is Shengjia Zhao?", config=config.replace(answer_score=99.0), store=indexed,
+                 embedder=fake_embedder, llm=weak)
+    assert answer.refused and len(weak.calls) == 1
+    stubborn = FakeLLM("NOT FOUND")
+    items = list(ask_stream("Who is Shengjia Zhao?", config=config.replace(answer_score=0.0), store=indexed,
+                            embedder=fake_embedder, llm=stubborn))
+    assert items[-1].refused and len(stubborn.calls) == 2 and items[:-1] == []
+
+
+def test_copied_number_readings_are_removed_from_the_answer(indexed, config, fake_embedder):
+    # Every chunk is a passage, so the Chinese one with 2亿美元 is read.
+    every_chunk = config.replace(top_k=config.candidates, passage_tokens=0)
+    answer = ask("Combien gagnera Pang ?", config=every_chunk, store=indexed, embedder=fake_embedder,
+                 llm=FakeLLM("Pang pourrait gagner 2亿(=200 million)美元 [1]."))
+    assert not answer.refused and answer.text == "Pang pourrait gagner 2亿美元 [1]."

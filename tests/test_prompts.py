@@ -24,5 +24,12 @@ def test_prompt_numbers_passages_names_the_language_and_keeps_the_system_prompt(
     assert "[1] (ja) パン氏は2021年" in user
     assert "[2] (ja) メタは143億(=14.3 billion)ドルを投資した。" in user  # only the window
     assert user.count("Wie viel investierte Meta?") == 2 and user.endswith("Answer in German:")
-    assert "NOT FOUND" in user
-    assert "NOT FOUND" not in build_messages("Q?", [hit], language="en", allow_refusal=False)[1]["content"]
+    assert "NOT FOUND" in messages[0]["content"] and "do not reply" not in user
+    assert "do not reply NOT FOUND" in build_messages("Q?", [hit], language="en", insist=True)[1]["content"]
+
+
+def test_strip_annotations_undoes_annotate():
+    from rag.prompts import strip_annotations
+
+    text = "2亿美元(约合14亿元人民币)、143億ドル、16万5000ドル"
+    assert strip_annotations(annotate_cjk_numbers(text)) == text
