@@ -85,6 +85,15 @@ def main(argv: list[str] | None = None) -> int:
     for name, reason in report.skipped:
         print(f"skipped: {reason}", file=sys.stderr)
     print(report.summary())
+    # Documents indexed by an older version (or other chunk settings) are brought up to date too.
+    from rag.indexing import reindex_outdated
+
+    upgraded, missing = reindex_outdated(store=store, embedder=embedder, config=config)
+    if upgraded.updated:
+        print(f"re-indexed {len(upgraded.updated)} older document(s) from their files: {upgraded.summary()}")
+    if missing:
+        print(f"warning: {', '.join(missing)} were indexed by an older version and their files are gone; "
+              "add them again to search them fully", file=sys.stderr)
     return 1 if report.skipped and not (report.added or report.updated or report.unchanged) else status
 
 

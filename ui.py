@@ -485,9 +485,19 @@ def launch(demo: gr.Blocks, *, host: str = "127.0.0.1", port: int | None = 7860,
 
 
 def ensure_indexed(ui: RagUI, paths=None, *, out=sys.stdout) -> None:
-    """Index seeds/ (or ``paths``) when the collection is empty."""
+    """Index seeds/ (or ``paths``) when the collection is empty; bring documents indexed
+    by an older version up to date from their files."""
     store = ui.store()
     if store.count():
+        from rag.indexing import reindex_outdated
+
+        report, missing = reindex_outdated(store=store, embedder=ui.embedder(), config=ui.config)
+        if report.updated:
+            print(f"Re-indexed {len(report.updated)} document(s) indexed by an older version or other chunk "
+                  f"settings: {report.summary()}", file=out, flush=True)
+        if missing:
+            print(f"warning: {', '.join(missing)} were indexed by an older version and their files are gone; "
+                  "add them again to search them fully", file=sys.stderr, flush=True)
         return
     from rag.indexing import ingest_paths
 

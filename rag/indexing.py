@@ -42,8 +42,28 @@ class IngestReport:
 def index_key(document: Document, *, config: RAGConfig) -> str:
     """Names the content and every setting that shapes its chunks: a file is unchanged
     only when this matches, so new chunk sizes or a new index format re-index it."""
-    settings = f"{document.content_hash}:{config.chunk_tokens}:{config.chunk_overlap_tokens}:{INDEX_FORMAT}"
+    return _index_key(document.content_hash, config)
+
+
+def _index_key(content_hash: str, config: RAGConfig) -> str:
+    settings = f"{content_hash}:{config.chunk_tokens}:{config.chunk_overlap_tokens}:{INDEX_FORMAT}"
     return hashlib.sha256(settings.encode()).hexdigest()[:12]
+
+
+def reindex_outdated(*, store, embedder, config: RAGConfig) -> tuple[IngestReport, list[str]]:
+    """Re-index, from the files they were read from, the documents indexed under other
+    chunk settings or an older index format (before latent terms, retrieval scores them
+    by dense similarity alone and the refusal gate turns their questions away).
+
+    Returns the report and the doc_ids that could not be re-indexed because their file
+    is gone (an upload, say): those need adding again.
+    """
+    outdated = [d for d in store.list_documents() if d.index_key != _index_key(d.content_hash, config)]
+    files = [Path(d.source) for d in outdated if d.source and Path(d.source).is_file()
+             and Path(d.source).stem == d.doc_id]
+    found = {f.stem for f in files}
+    report = ingest_paths(files, config=config, store=store, embedder=embedder) if files else IngestReport()
+    return report, [d.doc_id for d in outdated if d.doc_id not in found]
 
 
 def ingest_document(document: Document, *, store, embedder, config: RAGConfig) -> tuple[str, int]:

@@ -34,6 +34,7 @@ class DocumentInfo:
     chunks: int
     source: str
     content_hash: str
+    index_key: str = ""  # "" for documents indexed before keys existed
 
 
 @dataclass(frozen=True)
@@ -211,9 +212,11 @@ class ChunkStore:
     def list_documents(self) -> list[DocumentInfo]:
         by_doc: dict[str, list[Chunk]] = {}
         sources: dict[str, str] = {}
+        keys: dict[str, str] = {}
         for chunk, meta in self._all_with_meta():
             by_doc.setdefault(chunk.doc_id, []).append(chunk)
             sources[chunk.doc_id] = meta.get("source", "")
+            keys[chunk.doc_id] = meta.get("index_key", "")
         return [
             DocumentInfo(
                 doc_id=doc_id,
@@ -222,6 +225,7 @@ class ChunkStore:
                 chunks=len(chunks),
                 source=sources[doc_id],
                 content_hash=chunks[0].content_hash,
+                index_key=keys[doc_id],
             )
             for doc_id, chunks in sorted(by_doc.items())
         ]

@@ -124,3 +124,20 @@ def test_new_chunk_settings_reindex_unchanged_files(articles, config, store, fak
     assert not before & {c.chunk_id for c in after}  # the old chunks are gone
     assert len(after) > len(before)
     assert ingest_paths([articles], config=smaller, store=store, embedder=fake_embedder).unchanged
+
+
+def test_reindex_outdated_brings_old_documents_up_to_date(articles, config, store, fake_embedder, tmp_path):
+    from rag.indexing import reindex_outdated
+
+    ingest_paths([articles], config=config, store=store, embedder=fake_embedder)
+    report, missing = reindex_outdated(store=store, embedder=fake_embedder, config=config)
+    assert report.updated == [] and missing == []  # nothing outdated
+    # An upload whose file is gone cannot be re-read.
+    upload = tmp_path / "upload.txt"
+    upload.write_text("Meta hired Bowen Zhang in July.", encoding="utf-8")
+    ingest_paths([upload], config=config, store=store, embedder=fake_embedder)
+    upload.unlink()
+    other = config.replace(chunk_tokens=20, chunk_overlap_tokens=5)
+    report, missing = reindex_outdated(store=store, embedder=fake_embedder, config=other)
+    assert sorted(report.updated) == ["fr_zhang", "ja_pang", "zh_apple"] and missing == ["upload"]
+    assert reindex_outdated(store=store, embedder=fake_embedder, config=other)[0].updated == []
