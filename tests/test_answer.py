@@ -203,7 +203,7 @@ def test_weak_retrieval_accepts_the_refusal_and_insisting_happens_once(indexed, 
     weak = FakeLLM("NOT FOUND")
     answer = ask("Who is Shengjia Zhao?", config=config.replace(answer_score=99.0), store=indexed,
                  embedder=fake_embedder, llm=weak)
-    assert answer.refused and len(weak.calls) == 1
+    assert answer.refused and len(weak.calls) == 1 and answer.raw_text == "NOT FOUND"
     stubborn = FakeLLM("NOT FOUND")
     items = list(ask_stream("Who is Shengjia Zhao?", config=config.replace(answer_score=0.0), store=indexed,
                             embedder=fake_embedder, llm=stubborn))
