@@ -41,7 +41,7 @@ UPLOAD_TYPES = [".txt", ".md", ".markdown", ".html", ".htm"]
 DOCUMENT_HEADERS = ["doc_id", "title", "language", "chunks"]
 EXAMPLES = [
     "Selon Bloomberg, combien Ruoming Pang pourrait-il gagner chez Meta sur quatre ans ?",
-    "Where did Ruoming Pang work before joining Apple?",
+    "Which Apple executive vetoed open-sourcing some of Apple's foundation models in 2023?",
     "Meta在Scale AI上投资了多少钱？",
 ]
 
