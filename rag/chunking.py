@@ -157,9 +157,14 @@ def chunk_document(
     return chunks
 
 
+def chunk_sentence_spans(chunk: Chunk) -> list[tuple[int, int]]:
+    """The chunk's sentences as spans of chunk.text, as retrieval scores them one by one
+    (indexing stores one latent-term vector each; Hit.best_sentence indexes this list)."""
+    return split_sentences(chunk.text) or [(0, len(chunk.text))]
+
+
 def chunk_sentences(chunk: Chunk) -> list[str]:
-    """The chunk's sentences, as retrieval scores them one by one."""
-    return [chunk.text[s:e] for s, e in split_sentences(chunk.text)] or [chunk.text]
+    return [chunk.text[s:e] for s, e in chunk_sentence_spans(chunk)]
 
 
 def approximate_token_count(text: str) -> int:

@@ -39,13 +39,9 @@ class IngestReport:
         return text
 
 
-def index_key(document: Document, *, config: RAGConfig) -> str:
+def index_key(content_hash: str, *, config: RAGConfig) -> str:
     """Names the content and every setting that shapes its chunks: a file is unchanged
     only when this matches, so new chunk sizes or a new index format re-index it."""
-    return _index_key(document.content_hash, config)
-
-
-def _index_key(content_hash: str, config: RAGConfig) -> str:
     settings = f"{content_hash}:{config.chunk_tokens}:{config.chunk_overlap_tokens}:{INDEX_FORMAT}"
     return hashlib.sha256(settings.encode()).hexdigest()[:12]
 
@@ -58,7 +54,7 @@ def reindex_outdated(*, store, embedder, config: RAGConfig) -> tuple[IngestRepor
     Returns the report and the doc_ids that could not be re-indexed because their file
     is gone (an upload, say): those need adding again.
     """
-    outdated = [d for d in store.list_documents() if d.index_key != _index_key(d.content_hash, config)]
+    outdated = [d for d in store.list_documents() if d.index_key != index_key(d.content_hash, config=config)]
     files = [Path(d.source) for d in outdated if d.source and Path(d.source).is_file()
              and Path(d.source).stem == d.doc_id]
     found = {f.stem for f in files}
@@ -68,7 +64,7 @@ def reindex_outdated(*, store, embedder, config: RAGConfig) -> tuple[IngestRepor
 
 def ingest_document(document: Document, *, store, embedder, config: RAGConfig) -> tuple[str, int]:
     """Index one document; returns ("added" | "updated" | "unchanged", chunks written)."""
-    key = index_key(document, config=config)
+    key = index_key(document.content_hash, config=config)
     previous = store.document_index_key(document.doc_id)
     if previous == key:
         return "unchanged", 0
