@@ -37,6 +37,7 @@ log = logging.getLogger("rag.ui")
 
 SEEDS_DIR = REPO_ROOT / "seeds"
 BACKENDS = ["local", "openai", "extractive"]
+MAX_PASSAGES = 10  # the Settings slider's range is 1..MAX_PASSAGES
 UPLOAD_TYPES = [".txt", ".md", ".markdown", ".html", ".htm"]
 DOCUMENT_HEADERS = ["doc_id", "title", "language", "chunks"]
 EXAMPLES = [
@@ -47,7 +48,8 @@ EXAMPLES = [
 
 CSS = """
 #sources { max-height: 640px; overflow-y: auto; }
-.rag-sources h3 { margin: 0 0 .5rem 0; font-size: 1rem; }
+.rag-sources h3 { margin: 0 0 .1rem 0; font-size: 1rem; }
+.rag-sources-question { font-size: .8rem; opacity: .75; margin-bottom: .5rem; }
 .rag-source { border: 1px solid var(--border-color-primary); border-radius: 8px; padding: .6rem .75rem;
               margin-bottom: .6rem; background: var(--background-fill-secondary); }
 .rag-source-head { font-weight: 600; }
@@ -238,13 +240,26 @@ def citation_html(citation: Citation, chunks: list | None) -> str:
 
 
 # -- the UI's state and handlers -------------------------------------------------------
+def passages_setting(value) -> int:
+    """The Settings' number of passages as an int; a clear ValueError for anything else
+    (the slider only sends valid ones, scripts through gradio_client may not)."""
+    try:
+        k = float(value)
+    except (TypeError, ValueError):
+        k = None
+    if k is None or not k.is_integer() or not 1 <= k <= MAX_PASSAGES:
+        raise ValueError(f"The number of passages must be a whole number from 1 to {MAX_PASSAGES}, "
+                         f"not {value!r}.")
+    return int(k)
+
+
 class RagUI(Resources):
     """Config, store, embedder and model (opened lazily once) and the UI's handlers."""
 
     def request_config(self, top_k=None, backend=None) -> RAGConfig:
         changes: dict[str, Any] = {}
         if top_k not in (None, ""):
-            k = int(top_k)
+            k = passages_setting(top_k)
             changes["top_k"] = k
             changes["candidates"] = max(self.config.candidates, k)
         if backend:
@@ -307,7 +322,9 @@ class RagUI(Resources):
     def sources_html(self, answer: Answer) -> str:
         if answer.refused or not answer.citations:
             return SOURCES_NONE
-        parts = ['<div class="rag-sources"><h3>Sources</h3>']
+        # Which question these are for: an earlier answer's sources can be shown again.
+        parts = ['<div class="rag-sources"><h3>Sources</h3>',
+                 f'<div class="rag-sources-question">for “{_esc(answer.question)}”</div>']
         chunk_cache: dict[str, list | None] = {}
         for c in answer.citations:
             if c.doc_id not in chunk_cache:
@@ -349,7 +366,11 @@ class RagUI(Resources):
         try:
             with tempfile.TemporaryDirectory(prefix="rag-upload-") as tmp:
                 copies: dict[str, Path] = {}
+                duplicates: list[tuple[str, str]] = []
                 for path, name in sources:
+                    if name in copies:  # one doc_id per name: the first file wins, the rest are reported
+                        duplicates.append((name, "another file in this upload has the same name"))
+                        continue
                     target = Path(tmp) / name
                     shutil.copyfile(path, target)
                     copies[name] = target
@@ -363,14 +384,14 @@ class RagUI(Resources):
                 report = ingest_paths(sorted(copies.values()), config=self.config, store=self.store(),
                                       embedder=self.embedder(), progress=on_progress,
                                       sources={target: f"upload:{name}" for name, target in copies.items()})
-                skipped = [(Path(file).name, reason.replace(str(Path(tmp)) + os.sep, ""))
-                           for file, reason in report.skipped]
+                report.skipped = duplicates + [(Path(file).name, _skip_reason(file, reason, tmp))
+                                               for file, reason in report.skipped]
         except Exception as exc:
             log.exception("ingesting uploads failed")
             message = str(exc) if isinstance(exc, ValueError) else "see the server log for details"
             return (f"⚠️ Indexing failed: {message}", *self.refresh_documents())
         lines = [f"**{report.summary()}**"]
-        lines += [f"- skipped {name}: {reason}" for name, reason in skipped]
+        lines += [f"- skipped {name}: {reason}" for name, reason in report.skipped]
         return ("\n".join(lines), *self.refresh_documents())
 
     def delete_document(self, doc_id: str | None) -> tuple[str, dict, Any, str]:
@@ -383,10 +404,16 @@ class RagUI(Resources):
             log.exception("deleting %s failed", doc_id)
             return (f"⚠️ Deleting {doc_id} failed; see the server log.", *self.refresh_documents())
         if removed:
-            message = f"Deleted **{doc_id}** ({removed} chunks)."
+            message = f"Deleted **{doc_id}** ({removed} chunk{'s' if removed != 1 else ''})."
         else:
             message = f"No document {doc_id!r} in the index."
         return (message, *self.refresh_documents())
+
+
+def _skip_reason(file: str, reason: str, folder: str) -> str:
+    """Why a file was skipped, without its temporary path (the line names the file)."""
+    reason = reason.replace(str(Path(folder)) + os.sep, "")
+    return reason.removeprefix(f"{Path(file).name}: ")
 
 
 def _upload_path(item) -> tuple[str, str] | None:
@@ -403,6 +430,27 @@ def _upload_path(item) -> tuple[str, str] | None:
     if not path:
         return None
     return str(path), Path(name or path).name
+
+
+# -- sources of earlier answers -----------------------------------------------------------
+# The panel shows the latest answer's sources; each answer's are kept in a gr.State
+# (assistant message index -> sources HTML) so clicking an earlier answer shows its own.
+def remember_sources(remembered: dict | None, messages: list, sources: str) -> dict:
+    """``remembered`` plus the sources of the last message, when it is an answer."""
+    remembered = dict(remembered or {})
+    if messages and _role(messages[-1]) == "assistant" and 'class="rag-error"' not in message_text(messages[-1]):
+        remembered[len(messages) - 1] = sources
+    return remembered
+
+
+def sources_of_message(remembered: dict | None, index) -> str | None:
+    """The sources of the clicked answer, or of the answer to the clicked question."""
+    if isinstance(index, (list, tuple)):
+        index = index[0] if index else None
+    if not isinstance(index, int):
+        return None
+    remembered = remembered or {}
+    return remembered.get(index, remembered.get(index + 1))
 
 
 # -- the Blocks app --------------------------------------------------------------------
@@ -433,8 +481,8 @@ def build_app(config: RAGConfig | None = None, *, store=None, embedder=None, llm
                             clear = gr.Button("New conversation", elem_id="clear", size="sm")
                         gr.Examples(EXAMPLES, inputs=[question], label="Examples")
                         with gr.Accordion("Settings", open=False, elem_id="settings"):
-                            top_k = gr.Slider(1, 10, value=min(max(config.top_k, 1), 10), step=1,
-                                              label="Passages given to the model", elem_id="top-k")
+                            top_k = gr.Slider(1, MAX_PASSAGES, value=min(max(config.top_k, 1), MAX_PASSAGES),
+                                              step=1, label="Passages given to the model", elem_id="top-k")
                             backend = gr.Radio(BACKENDS, value=config.llm, label="LLM backend", elem_id="backend",
                                                info=f"local: the bundled Qwen 1.5B · {openai_info} · "
                                                     "extractive: quotes the best sentences, no model")
@@ -456,12 +504,25 @@ def build_app(config: RAGConfig | None = None, *, store=None, embedder=None, llm
                         delete_button = gr.Button("Delete", variant="stop", elem_id="delete")
                         delete_result = gr.Markdown(elem_id="delete-result")
 
-        chat_io = dict(fn=ui.chat, inputs=[question, chatbot, top_k, backend],
-                       outputs=[chatbot, sources, question], concurrency_id="rag", concurrency_limit=1)
+        answer_sources = gr.State({})
+
+        def chat(question_, history, top_k_, backend_, remembered):
+            for messages, sources_, box in ui.chat(question_, history, top_k_, backend_):
+                yield messages, sources_, box, remembered
+            yield messages, sources_, box, remember_sources(remembered, messages, sources_)
+
+        def show_sources(remembered, evt: gr.SelectData):
+            return sources_of_message(remembered, evt.index) or gr.skip()
+
+        chat_io = dict(fn=chat, inputs=[question, chatbot, top_k, backend, answer_sources],
+                       outputs=[chatbot, sources, question, answer_sources], concurrency_id="rag",
+                       concurrency_limit=1)
         send.click(api_name="chat", **chat_io)
         question.submit(api_visibility="private", **chat_io)
-        clear.click(ui.clear_chat, outputs=[chatbot, sources, question], api_visibility="private")
-        chatbot.clear(lambda: SOURCES_EMPTY, outputs=[sources], api_visibility="private")
+        clear.click(lambda: (*ui.clear_chat(), {}), outputs=[chatbot, sources, question, answer_sources],
+                    api_visibility="private")
+        chatbot.clear(lambda: (SOURCES_EMPTY, {}), outputs=[sources, answer_sources], api_visibility="private")
+        chatbot.select(show_sources, inputs=[answer_sources], outputs=[sources], api_visibility="private")
 
         doc_outputs = [documents, delete_choice, doc_summary]
         ingest_button.click(ui.ingest_files, inputs=[uploads], outputs=[ingest_result, *doc_outputs],

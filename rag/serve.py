@@ -91,8 +91,10 @@ class ChatMessage(BaseModel):
     def _text_parts_only(cls, value):
         if isinstance(value, list):
             for part in value:
-                if part.type not in ("text", "input_text") or part.text is None:
+                if part.type not in ("text", "input_text"):
                     raise ValueError(f"only text content parts are supported, not {part.type!r}")
+                if part.text is None:
+                    raise ValueError(f"a {part.type!r} content part needs a 'text' string")
         return value
 
     def text(self) -> str:

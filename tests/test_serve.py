@@ -247,6 +247,12 @@ def test_unknown_field_message_names_it(base_url):
     assert response.json()["error"]["message"] == "Unrecognized request argument supplied: surprise"
 
 
+def test_text_part_without_text_message_says_so(base_url):
+    body = {"messages": [{"role": "user", "content": [{"type": "text"}]}]}
+    error = httpx.post(f"{base_url}/v1/chat/completions", json=body).json()["error"]
+    assert error["message"] == "messages.0.content: Value error, a 'text' content part needs a 'text' string"
+
+
 def test_standard_openai_parameters_are_accepted(client):
     response = client.chat.completions.create(model="rag-news", messages=USER, temperature=0.7, top_p=0.9,
                                               max_tokens=100, seed=1, user="me", presence_penalty=0)

@@ -178,6 +178,37 @@ def test_settings_apply_per_request(indexed, config, fake_embedder):
     assert rag_ui.config.top_k == 3  # the base config is untouched
 
 
+@pytest.mark.parametrize("top_k,backend,expected", [
+    ("abc", "local", "number of passages must be a whole number from 1 to 10, not &#x27;abc&#x27;"),
+    (0, "local", "from 1 to 10, not 0"),
+    (11, "local", "from 1 to 10, not 11"),
+    (2.5, "local", "from 1 to 10, not 2.5"),
+    (3, "gpt-5", "Unknown backend"),
+])
+def test_bad_settings_from_a_script_are_friendly_messages(indexed, config, fake_embedder, top_k, backend, expected):
+    outputs = run_chat(make_ui(config, indexed, fake_embedder), "Who is Bowen Zhang?", top_k=top_k, backend=backend)
+    text = last_message(outputs)
+    assert 'class="rag-error"' in text and expected in text
+    assert outputs[-1][0][0]["content"] == "Who is Bowen Zhang?"  # the question stays in the chat
+
+
+def test_earlier_answers_keep_their_own_sources(indexed, config, fake_embedder):
+    rag_ui = make_ui(config, indexed, fake_embedder, reply="Zhang joined Meta [1].")
+    remembered: dict = {}
+    history: list = []
+    for question in ("Bowen Zhang Meta", "苹果 庞若鸣 Meta", "   "):  # the last one is an error
+        messages, sources, _ = run_chat(rag_ui, question, history)[-1]
+        remembered = ui.remember_sources(remembered, messages, sources)
+        history = messages
+    assert sorted(remembered) == [1, 3]
+    assert "for “Bowen Zhang Meta”" in remembered[1] and "for “苹果 庞若鸣 Meta”" in remembered[3]
+    # Clicking the first answer, or its question, shows the first answer's sources.
+    assert ui.sources_of_message(remembered, 1) == remembered[1]
+    assert ui.sources_of_message(remembered, 0) == remembered[1]
+    assert ui.sources_of_message(remembered, [3, 1]) == remembered[3]
+    assert ui.sources_of_message(remembered, 4) is None  # the error message has none
+
+
 # -- documents ---------------------------------------------------------------------------
 def _table_rows(table) -> list[list]:
     return table["data"]
@@ -194,7 +225,7 @@ def test_upload_indexes_good_files_under_their_names_and_reports_bad_ones(indexe
     bad.write_bytes(b"\xff\xfe\x00\x01binary")
     result, table, dropdown, summary = rag_ui.ingest_files([str(good), {"path": str(bad), "orig_name": "broken.txt"}])
     assert "1 added" in result and "1 skipped" in result
-    assert "skipped broken.txt: broken.txt:" in result and "binary" in result
+    assert "- skipped broken.txt: looks like a binary file" in result  # named once, then why
     assert "rag-upload-" not in result  # no temporary paths in the message
     rows = {row[0]: row for row in _table_rows(table)}
     assert rows["new_article"][1:3] == ["Nvidia hires", "en"]
@@ -202,6 +233,20 @@ def test_upload_indexes_good_files_under_their_names_and_reports_bad_ones(indexe
     assert summary.startswith("4 documents")
     # The same file again is unchanged.
     assert "1 unchanged" in rag_ui.ingest_files([str(good)])[0]
+
+
+def test_upload_of_two_files_with_one_name_keeps_the_first_and_says_so(indexed, config, fake_embedder, tmp_path):
+    rag_ui = make_ui(config, indexed, fake_embedder)
+    paths = []
+    for folder, text in (("a1", "Nvidia hired three researchers.\n"), ("a2", "Intel lost its chief architect.\n")):
+        path = tmp_path / folder / "hires.txt"  # Gradio keeps each upload in its own folder
+        path.parent.mkdir()
+        path.write_text(text, encoding="utf-8")
+        paths.append(str(path))
+    result, table, *_ = rag_ui.ingest_files(paths)
+    assert "1 added" in result and "1 skipped" in result
+    assert "- skipped hires.txt: another file in this upload has the same name" in result
+    assert [c.text for c in indexed.chunks_of("hires")] == ["Nvidia hired three researchers."]
 
 
 def test_upload_without_files(indexed, config, fake_embedder):

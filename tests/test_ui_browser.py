@@ -117,6 +117,7 @@ def test_french_question_about_the_chinese_article(ui_server):
             print(f"cited documents: {cited}")
             assert DOC_ID in cited or TITLE in sources_html or OTHER_SOURCE in cited, sources_html[:2000]
             assert page.locator("#sources mark").count() >= 1
+            assert f"for “{QUESTION}”" in page.locator("#sources").inner_text()  # which answer these are for
             # The surrounding text of the first source expands.
             page.locator("#sources details summary").first.click()
             page.locator("#sources details .rag-context-text").first.wait_for(state="visible", timeout=5_000)
