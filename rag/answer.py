@@ -316,20 +316,24 @@ def ask_stream(question: str, *, config: RAGConfig | None = None, history=None,
 
     read = [annotate_cjk_numbers(p.passage_text()) for p in passages] + [question] + [q + " " + a for q, a in turns]
     t0 = time.perf_counter()
-    for insist in (False, True):
+    insist, avoid = False, ()
+    for attempt in (1, 2):
         messages = build_messages(question, passages, language=language, history=turns, insist=insist)
         words: list[str] = []  # everything the model said, held-back refusal included
-        stream = llm.stream(messages, max_tokens=config.max_tokens, temperature=config.temperature)
+        # ``avoid`` only when there is something to avoid: ChatModels without it still work.
+        stream = llm.stream(messages, max_tokens=config.max_tokens, temperature=config.temperature,
+                            **({"avoid": avoid} if avoid else {}))
         for delta in _hold_back_not_found(_recorded(stream, words)):
             if "first_token" not in timings:
                 timings["first_token"] = time.perf_counter() - t0
             yield delta
         raw = strip_annotations("".join(words)).strip()
         refused = is_refusal(raw) or is_non_answer(raw, question)
-        # Strong retrieval evidence outweighs the small model's refusal: ask once more,
-        # telling it the answer is there (README, "Design for a small model").
-        if not (refused and not insist and retrieval.best_score >= config.answer_score):
+        # Strong retrieval evidence outweighs the small model's refusal: ask once more
+        # (README, "Design for a small model").
+        if not (refused and attempt == 1 and retrieval.best_score >= config.answer_score):
             break
+        insist, avoid = second_attempt(raw, llm)
     timings["generate"] = time.perf_counter() - t0
     if refused or unsupported_numbers(strip_refusal_marker(raw), read):
         yield finish(refusal_text(language), raw, True, [], llm.name)
@@ -337,6 +341,24 @@ def ask_stream(question: str, *, config: RAGConfig | None = None, history=None,
     text, used = check_citations(strip_refusal_marker(raw), passages)
     highlights = highlight_spans(text, [passages[i] for i in used], embedder=embedder)
     yield finish(text, raw, False, used, llm.name, {i: highlights[j] for j, i in enumerate(used) if highlights[j]})
+
+
+REFUSAL_WORDS = ("NOT", "NO")  # how the model starts "NOT FOUND" (and "NO ANSWER")
+
+
+def second_attempt(first_reply: str, llm) -> tuple[bool, tuple[str, ...]]:
+    """How to ask again after a refusal on strong evidence: (insist, words to avoid).
+
+    A model that can be kept from writing NOT FOUND is asked the same prompt without
+    that way out: on the gold set this answered more refused questions than telling it
+    "the answer is in these passages", which the 1.5B model mostly met with NOT FOUND
+    again. A reply that was no answer at all (the question echoed, bare markers) would
+    come back the same from the same prompt, so that one gets the insisting prompt too;
+    so does a model behind an API, which cannot be kept from any word.
+    """
+    if not getattr(llm, "avoids_words", False):
+        return True, ()
+    return not is_refusal(first_reply), REFUSAL_WORDS
 
 
 def _recorded(deltas: Iterator[str], into: list[str]) -> Iterator[str]:

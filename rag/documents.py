@@ -45,6 +45,12 @@ def find_files(paths: list[Path]) -> list[Path]:
 def decode_text(data: bytes, name: str) -> str:
     if not data.strip():
         raise DocumentError(f"{name}: the file is empty")
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        # UTF-16 with its byte-order mark: what Windows editors save as "Unicode".
+        try:
+            return decode_text(data.decode("utf-16").encode("utf-8"), name)
+        except UnicodeDecodeError:
+            raise DocumentError(f"{name}: broken UTF-16 text; save it as UTF-8 and retry") from None
     if b"\x00" in data[:8192]:
         raise DocumentError(f"{name}: looks like a binary file, not text")
     try:

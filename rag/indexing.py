@@ -34,7 +34,7 @@ class IngestReport:
     def summary(self) -> str:
         text = (
             f"{len(self.added)} added, {len(self.updated)} updated, {len(self.unchanged)} unchanged, "
-            f"{len(self.skipped)} skipped; {self.chunks} chunks written"
+            f"{len(self.skipped)} skipped; {self.chunks} chunk{'' if self.chunks == 1 else 's'} written"
         )
         return text
 

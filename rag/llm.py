@@ -12,7 +12,7 @@ import os
 import threading
 from functools import lru_cache
 from pathlib import Path
-from typing import Iterator, Protocol
+from typing import Iterator, Protocol, Sequence
 
 from .config import RAGConfig
 
@@ -32,8 +32,12 @@ class LLMError(RuntimeError):
 
 class ChatModel(Protocol):
     name: str
+    # True when stream() honours ``avoid`` (words the reply must not contain); a server
+    # behind the OpenAI API has its own tokenizer, so only the in-process model can.
+    avoids_words: bool
 
-    def stream(self, messages: list[Message], *, max_tokens: int, temperature: float) -> Iterator[str]: ...
+    def stream(self, messages: list[Message], *, max_tokens: int, temperature: float,
+               avoid: Sequence[str] = ()) -> Iterator[str]: ...
 
 
 def complete(model: ChatModel, messages: list[Message], *, max_tokens: int = 256, temperature: float = 0.0) -> str:
@@ -126,15 +130,30 @@ class LlamaCppChat:
             verbose=False,
         )
 
-    def stream(self, messages: list[Message], *, max_tokens: int, temperature: float) -> Iterator[str]:
+    avoids_words = True
+
+    def stream(self, messages: list[Message], *, max_tokens: int, temperature: float,
+               avoid: Sequence[str] = ()) -> Iterator[str]:
         with self._lock:
             chunks = self._llama.create_chat_completion(
                 messages=messages, max_tokens=max_tokens, temperature=temperature, stream=True, seed=0,
+                logit_bias=self._ban(avoid) or None,
             )
             for chunk in chunks:
                 delta = chunk["choices"][0].get("delta", {}).get("content")
                 if delta:
                     yield delta
+
+    def _ban(self, words: Sequence[str]) -> dict[int, float]:
+        """Logit biases that keep the model from starting any of ``words`` (the first
+        token of each, with and without a leading space)."""
+        tokens = set()
+        for word in words:
+            for form in (word, " " + word):
+                ids = self._llama.tokenize(form.encode("utf-8"), add_bos=False, special=False)
+                if ids:
+                    tokens.add(ids[0])
+        return {token: -100.0 for token in tokens}
 
 
 class OpenAIChat:
@@ -148,7 +167,10 @@ class OpenAIChat:
         # Local servers (vLLM, llama.cpp, Ollama) ignore the key but the client wants one.
         self._client = OpenAI(base_url=base_url, api_key=api_key or "not-needed", timeout=120, max_retries=1)
 
-    def stream(self, messages: list[Message], *, max_tokens: int, temperature: float) -> Iterator[str]:
+    avoids_words = False  # the server's tokenizer is not ours: logit_bias ids would be wrong
+
+    def stream(self, messages: list[Message], *, max_tokens: int, temperature: float,
+               avoid: Sequence[str] = ()) -> Iterator[str]:
         import openai
 
         try:

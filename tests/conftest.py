@@ -65,12 +65,15 @@ class FakeLLM:
 
     name = "fake-llm"
 
-    def __init__(self, reply="Pang worked at Alphabet [1].") -> None:
+    def __init__(self, reply="Pang worked at Alphabet [1].", *, avoids_words: bool = False) -> None:
         self.reply = reply
+        self.avoids_words = avoids_words
         self.calls: list[list[dict]] = []
+        self.avoided: list[tuple[str, ...]] = []  # the ``avoid`` of each call
 
-    def stream(self, messages, *, max_tokens, temperature):
+    def stream(self, messages, *, max_tokens, temperature, avoid=()):
         self.calls.append(messages)
+        self.avoided.append(tuple(avoid))
         reply = self.reply(messages) if callable(self.reply) else self.reply
         for piece in re.findall(r".{1,5}", reply, flags=re.S):
             yield piece

@@ -7,6 +7,7 @@ from rag.answer import (
     ask,
     ask_stream,
     check_citations,
+    second_attempt,
     cited_numbers,
     is_refusal,
     normalize_history,
@@ -216,3 +217,38 @@ def test_copied_number_readings_are_removed_from_the_answer(indexed, config, fak
     answer = ask("Combien gagnera Pang ?", config=every_chunk, store=indexed, embedder=fake_embedder,
                  llm=FakeLLM("Pang pourrait gagner 2亿(=200 million)美元 [1]."))
     assert not answer.refused and answer.text == "Pang pourrait gagner 2亿美元 [1]."
+
+
+def test_a_model_that_can_avoid_words_is_asked_the_same_prompt_without_not_found(indexed, config, fake_embedder):
+    # The local model can be kept from writing NOT FOUND (logit bias): the second ask
+    # repeats the first prompt without that way out instead of insisting.
+    replies = iter(["NOT FOUND", "Chief scientist at Meta [1]."])
+    llm = FakeLLM(lambda messages: next(replies), avoids_words=True)
+    answer = ask("Who is Shengjia Zhao?", config=config.replace(answer_score=0.0), store=indexed,
+                 embedder=fake_embedder, llm=llm)
+    assert not answer.refused and answer.text == "Chief scientist at Meta [1]."
+    assert llm.avoided == [(), ("NOT", "NO")]
+    assert llm.calls[0] == llm.calls[1]
+
+
+def test_an_echoed_question_is_asked_again_with_insistence_and_avoided_words(indexed, config, fake_embedder):
+    # Repeating the same prompt would bring the same echo back: this one insists too.
+    replies = iter(["Who is Shengjia Zhao? [1]", "Chief scientist at Meta [1]."])
+    llm = FakeLLM(lambda messages: next(replies), avoids_words=True)
+    answer = ask("Who is Shengjia Zhao?", config=config.replace(answer_score=0.0), store=indexed,
+                 embedder=fake_embedder, llm=llm)
+    assert not answer.refused and llm.avoided == [(), ("NOT", "NO")]
+    assert "do not reply NOT FOUND" in llm.calls[1][1]["content"]
+
+
+def test_second_attempt_plan():
+    class Local:
+        avoids_words = True
+
+    class Remote:
+        avoids_words = False
+
+    assert second_attempt("NOT FOUND", Local()) == (False, ("NOT", "NO"))
+    assert second_attempt("[1] [2]", Local()) == (True, ("NOT", "NO"))
+    assert second_attempt("NOT FOUND", Remote()) == (True, ())
+    assert second_attempt("NOT FOUND", object()) == (True, ())

@@ -45,11 +45,23 @@ def test_html_text_and_title():
         ("café".encode("latin-1"), "latin.txt", "not UTF-8"),
         (b"hello", "notes.pdf", "unsupported"),
         (b"<html><script>x</script></html>", "empty.html", "no text"),
+        (b"\xff\xfe" + " \n".encode("utf-16-le"), "blank16.txt", "empty"),
+        (b"\xff\xfeA\x00B", "odd16.txt", "broken UTF-16"),
     ],
 )
 def test_bad_files_raise_clear_errors(data, name, message):
     with pytest.raises(DocumentError, match=message):
         parse_document(data, name)
+
+
+def test_utf16_with_byte_order_mark_is_read():
+    # Windows editors save "Unicode" text as UTF-16 with a BOM; it is text, not binary.
+    for encoding in ("utf-16", "utf-16-be"):
+        data = "アップル\r\nMeta hired Pang.".encode(encoding)
+        if encoding == "utf-16-be":
+            data = b"\xfe\xff" + data
+        doc = parse_document(data, "note.txt")
+        assert doc.text.startswith("アップル\nMeta hired Pang.")
 
 
 def test_find_files_expands_folders(tmp_path):

@@ -42,3 +42,18 @@ def test_corrupt_parts_leave_no_file(tmp_path):
 def test_missing_model_path_is_clear(tmp_path):
     with pytest.raises(LLMError, match="does not exist"):
         local_model_path(config=RAGConfig(model_path=tmp_path / "nope.gguf"))
+
+
+def test_llama_avoid_bans_the_first_token_of_each_word():
+    from rag.llm import LlamaCppChat
+
+    class Tokenizer:  # "NOT" -> [7], " NOT" -> [8, 9], "NO" -> [7, 1], " NO" -> [3]
+        table = {b"NOT": [7], b" NOT": [8, 9], b"NO": [7, 1], b" NO": [3]}
+
+        def tokenize(self, text, add_bos, special):
+            return self.table[text]
+
+    chat = LlamaCppChat.__new__(LlamaCppChat)  # no model file: only the tokenizer is used
+    chat._llama = Tokenizer()
+    assert chat._ban(["NOT", "NO"]) == {7: -100.0, 8: -100.0, 3: -100.0}
+    assert chat._ban([]) == {}
