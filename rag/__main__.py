@@ -43,7 +43,18 @@ def main(argv: list[str] | None = None) -> int:
             print(f"      {passage[:300]}{'…' if len(passage) > 300 else ''}")
     timing = ", ".join(f"{k} {v:.2f}s" for k, v in answer.timings.items())
     print(f"\n({'refused' if answer.refused else answer.backend}; {timing})", file=sys.stderr)
+    print(retrieval_note(answer, config), file=sys.stderr)
     return 0
+
+
+def retrieval_note(answer, config) -> str:
+    """The best retrieval score against the gate, so RAG_MIN_SCORE can be calibrated
+    for other articles (README, "Calibrating the refusal gate")."""
+    best = max((hit.score for hit in answer.retrieved), default=0.0)
+    if answer.backend == "retrieval-gate":
+        return (f"(refused before the model ran: best retrieval score {best:.3f} < RAG_MIN_SCORE "
+                f"{config.min_score:g})")
+    return f"(best retrieval score {best:.3f}; RAG_MIN_SCORE {config.min_score:g})"
 
 
 if __name__ == "__main__":

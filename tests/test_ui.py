@@ -222,7 +222,7 @@ def test_upload_indexes_good_files_under_their_names_and_reports_bad_ones(indexe
     good.write_text("# Nvidia hires\n\nNvidia hired three researchers from Google in August.\n", encoding="utf-8")
     bad = tmp_path / "gradio-tmp" / "def456" / "broken.txt"
     bad.parent.mkdir(parents=True)
-    bad.write_bytes(b"\xff\xfe\x00\x01binary")
+    bad.write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR")  # a PNG renamed .txt
     result, table, dropdown, summary = rag_ui.ingest_files([str(good), {"path": str(bad), "orig_name": "broken.txt"}])
     assert "1 added" in result and "1 skipped" in result
     assert "- skipped broken.txt: looks like a binary file" in result  # named once, then why
