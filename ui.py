@@ -124,7 +124,7 @@ def conversation_pairs(messages: list | None) -> list[tuple[str, str]]:
         if role == "user":
             pending = text.strip()
         elif role == "assistant" and pending:
-            if 'class="rag-error"' in text:
+            if is_error_message(message):
                 pending = None
                 continue
             clean = html.unescape(_TAG.sub("", _REFUSAL_NOTE.sub("", text))).strip()
@@ -139,6 +139,11 @@ def _assistant(content: str) -> dict:
 
 def error_message(text: str) -> dict:
     return _assistant(f'<div class="rag-error">⚠️ {_esc(text)}</div>')
+
+
+def is_error_message(message) -> bool:
+    """A chat message made by ``error_message`` (a failed turn, not an answer)."""
+    return 'class="rag-error"' in message_text(message)
 
 
 def format_answer(answer: Answer) -> str:
@@ -438,7 +443,7 @@ def _upload_path(item) -> tuple[str, str] | None:
 def remember_sources(remembered: dict | None, messages: list, sources: str) -> dict:
     """``remembered`` plus the sources of the last message, when it is an answer."""
     remembered = dict(remembered or {})
-    if messages and _role(messages[-1]) == "assistant" and 'class="rag-error"' not in message_text(messages[-1]):
+    if messages and _role(messages[-1]) == "assistant" and not is_error_message(messages[-1]):
         remembered[len(messages) - 1] = sources
     return remembered
 
