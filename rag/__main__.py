@@ -50,7 +50,8 @@ def main(argv: list[str] | None = None) -> int:
 def retrieval_note(answer, config) -> str:
     """The best retrieval score against the gate, so RAG_MIN_SCORE can be calibrated
     for other articles (README, "Calibrating the refusal gate")."""
-    best = max((hit.score for hit in answer.retrieved), default=0.0)
+    # answer.best_score, not a hit's score: with BM25 fused in, hits carry fusion scores.
+    best = answer.best_score
     if answer.backend == "retrieval-gate":
         return (f"(refused before the model ran: best retrieval score {best:.3f} < RAG_MIN_SCORE "
                 f"{config.min_score:g})")

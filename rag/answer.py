@@ -55,6 +55,7 @@ class Answer:
     timings: dict[str, float] = field(default_factory=dict)
     backend: str = ""
     raw_text: str = ""  # the model's own words, before citation checks
+    best_score: float = 0.0  # the best retrieval score, which the gate compared with min_score
 
     def sources_markdown(self) -> str:
         lines = []
@@ -299,7 +300,8 @@ def ask_stream(question: str, *, config: RAGConfig | None = None, history=None,
             ))
         timings["total"] = time.perf_counter() - t_start
         return Answer(question=question, text=text, language=language, refused=refused, citations=citations,
-                      retrieved=retrieval.hits, timings=timings, backend=backend, raw_text=raw)
+                      retrieved=retrieval.hits, timings=timings, backend=backend, raw_text=raw,
+                      best_score=retrieval.best_score)
 
     if not passages or retrieval.best_score < config.min_score:
         timings["generate"] = 0.0
@@ -328,17 +330,19 @@ def ask_stream(question: str, *, config: RAGConfig | None = None, history=None,
                 timings["first_token"] = time.perf_counter() - t0
             yield delta
         raw = strip_annotations("".join(words)).strip()
-        refused = is_refusal(raw) or is_non_answer(raw, question)
+        said_not_found = is_refusal(raw)
+        refused = said_not_found or is_non_answer(raw, question)
         # Strong retrieval evidence outweighs the small model's refusal: ask once more
         # (README, "Design for a small model").
         if not (refused and attempt == 1 and retrieval.best_score >= config.answer_score):
             break
-        insist, avoid = second_attempt(raw, llm)
+        insist, avoid = second_attempt(said_not_found, llm)
     timings["generate"] = time.perf_counter() - t0
-    if refused or unsupported_numbers(strip_refusal_marker(raw), read):
+    answer_text = strip_refusal_marker(raw)
+    if refused or unsupported_numbers(answer_text, read):
         yield finish(refusal_text(language), raw, True, [], llm.name)
         return
-    text, used = check_citations(strip_refusal_marker(raw), passages)
+    text, used = check_citations(answer_text, passages)
     highlights = highlight_spans(text, [passages[i] for i in used], embedder=embedder)
     yield finish(text, raw, False, used, llm.name, {i: highlights[j] for j, i in enumerate(used) if highlights[j]})
 
@@ -346,8 +350,9 @@ def ask_stream(question: str, *, config: RAGConfig | None = None, history=None,
 REFUSAL_WORDS = ("NOT", "NO")  # how the model starts "NOT FOUND" (and "NO ANSWER")
 
 
-def second_attempt(first_reply: str, llm) -> tuple[bool, tuple[str, ...]]:
-    """How to ask again after a refusal on strong evidence: (insist, words to avoid).
+def second_attempt(said_not_found: bool, llm) -> tuple[bool, tuple[str, ...]]:
+    """How to ask again after a refusal on strong evidence (``said_not_found``: the first
+    reply said NOT FOUND, rather than being no answer at all): (insist, words to avoid).
 
     A model that can be kept from writing NOT FOUND is asked the same prompt without
     that way out: on the gold set this answered more refused questions than telling it
@@ -358,7 +363,7 @@ def second_attempt(first_reply: str, llm) -> tuple[bool, tuple[str, ...]]:
     """
     if not getattr(llm, "avoids_words", False):
         return True, ()
-    return not is_refusal(first_reply), REFUSAL_WORDS
+    return not said_not_found, REFUSAL_WORDS
 
 
 def _recorded(deltas: Iterator[str], into: list[str]) -> Iterator[str]:

@@ -100,6 +100,7 @@ def test_ask_cites_existing_passages(indexed, config, fake_embedder):
                  embedder=fake_embedder, llm=llm)
     assert answer.language == "de"
     assert not answer.refused
+    assert answer.best_score == answer.retrieved[0].score  # no BM25: the fused score is the hit's
     assert cited_numbers(answer.text) == [1, 2]
     assert [c.n for c in answer.citations] == [1, 2]
     for citation in answer.citations:
@@ -248,7 +249,7 @@ def test_second_attempt_plan():
     class Remote:
         avoids_words = False
 
-    assert second_attempt("NOT FOUND", Local()) == (False, ("NOT", "NO"))
-    assert second_attempt("[1] [2]", Local()) == (True, ("NOT", "NO"))
-    assert second_attempt("NOT FOUND", Remote()) == (True, ())
-    assert second_attempt("NOT FOUND", object()) == (True, ())
+    assert second_attempt(True, Local()) == (False, ("NOT", "NO"))  # it said NOT FOUND
+    assert second_attempt(False, Local()) == (True, ("NOT", "NO"))  # no answer at all, e.g. "[1] [2]"
+    assert second_attempt(True, Remote()) == (True, ())
+    assert second_attempt(True, object()) == (True, ())

@@ -18,7 +18,8 @@ def _answer(*, refused: bool, backend: str) -> Answer:
     citations = [] if refused else [Citation(1, "ja1", "アップルの記事", "ja", PASSAGE, 0, len(PASSAGE), 1.21, "ja1:h:0")]
     text = "The articles don't say." if refused else "Pang worked at Alphabet [1]."
     return Answer(question="q", text=text, language="en", refused=refused, citations=citations,
-                  retrieved=[Hit(chunk, 0.934 if refused else 1.21)], timings={"total": 1.0}, backend=backend)
+                  retrieved=[Hit(chunk, 0.0164)], timings={"total": 1.0}, backend=backend,
+                  best_score=0.934 if refused else 1.21)  # the hit carries a fusion score (BM25 on)
 
 
 @pytest.fixture
