@@ -12,7 +12,8 @@ paragraph is the paragraph at the same (article, paragraph) position, and its go
 answers are the answers with the same question id in both languages.
 
 Data (CC BY-SA 4.0) is read at run time from ``--xquad-dir``, else ``$XQUAD_DIR``, else
-the ``shared/xquad`` folder next to the repository.
+the ``shared/xquad`` folder next to the repository, else ``eval/xquad_data`` (a copy of
+the English and Chinese files only: what the CI gate's zh:en run needs).
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ from rag.config import REPO_ROOT, RAGConfig
 from .metrics import METRIC_KEYS, aggregate, contains_answer, format_table, stage_latencies, token_f1
 
 DEFAULT_XQUAD_DIR = REPO_ROOT.parent / "shared" / "xquad"
+BUNDLED_XQUAD_DIR = REPO_ROOT / "eval" / "xquad_data"  # en + zh only, with their licence
 XQUAD_LANGUAGES = ("ar", "de", "el", "en", "es", "hi", "ro", "ru", "th", "tr", "vi", "zh")
 REPORT_KEYS = METRIC_KEYS + ("answer_f1",)
 # Metrics that only mean something when answers were generated.
@@ -56,8 +58,10 @@ LI_TOP_K = 10
 
 # -- data --------------------------------------------------------------------------------
 def resolve_xquad_dir(path: Path | str | None = None) -> Path:
-    """``path``, else $XQUAD_DIR, else shared/xquad next to the repo; it must exist."""
-    chosen = Path(path) if path else Path(os.environ.get("XQUAD_DIR") or DEFAULT_XQUAD_DIR)
+    """``path``, else $XQUAD_DIR, else shared/xquad next to the repo, else the bundled
+    en + zh copy; it must exist."""
+    fallback = DEFAULT_XQUAD_DIR if DEFAULT_XQUAD_DIR.is_dir() else BUNDLED_XQUAD_DIR
+    chosen = Path(path) if path else Path(os.environ.get("XQUAD_DIR") or fallback)
     chosen = chosen.expanduser()
     if not chosen.is_dir():
         raise FileNotFoundError(

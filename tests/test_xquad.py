@@ -155,6 +155,16 @@ def test_missing_data_is_a_clear_error(tmp_path, xquad_dir, monkeypatch):
     assert xquad.DEFAULT_XQUAD_DIR == Path(xquad.REPO_ROOT).parent / "shared" / "xquad"
 
 
+def test_a_clone_without_shared_data_uses_the_bundled_en_zh_copy(tmp_path, monkeypatch):
+    monkeypatch.delenv("XQUAD_DIR", raising=False)
+    monkeypatch.setattr(xquad, "DEFAULT_XQUAD_DIR", tmp_path / "no-shared")
+    assert xquad.resolve_xquad_dir(None) == xquad.BUNDLED_XQUAD_DIR
+    pair = xquad.load_pair(None, "zh", "en", limit=3)  # the CI gate's pair, from the real files
+    assert len(pair.questions) == 3 and len(pair.documents) == 240
+    with pytest.raises(FileNotFoundError, match="en, zh"):
+        xquad.load_pair(None, "de", "en")
+
+
 def test_parse_pairs():
     assert xquad.parse_pairs("zh:en, de:en,") == [("zh", "en"), ("de", "en")]
     with pytest.raises(ValueError):
