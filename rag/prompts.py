@@ -19,6 +19,9 @@ from .retrieval import Hit
 
 NOT_FOUND = "NOT FOUND"
 
+# The one-shot example is invented (Lumex, Anna Berg): an example lifted from the seed
+# articles would hand the model the answer to a real question, and the eval would
+# measure the prompt instead of the pipeline (tests/test_prompts.py checks this).
 SYSTEM_PROMPT = f"""You answer questions about news articles, using only the numbered passages the user gives you.
 The passages may be written in another language than the question: read them and translate the facts you need.
 How to answer:
@@ -29,10 +32,10 @@ How to answer:
 
 Example
 Passages:
-[1] (ja) 2021年にアルファベットからアップルに加わったパン氏は、メタに移籍する。
-[2] (fr) Meta a recruté Shengjia Zhao le 29 juillet.
-Question: Where did Pang work before Apple?
-Answer in English: Pang worked at Alphabet, Google's parent company, before joining Apple in 2021 [1]."""
+[1] (fr) Lumex a ouvert une usine à Graz en 2019.
+[2] (ja) Lumex社は2015年にAnna Berg氏が創業した。同氏はそれ以前、シーメンスで10年間働いていた。
+Question: Where did the founder of Lumex work before founding the company?
+Answer in English: Anna Berg, who founded Lumex in 2015, worked at Siemens for ten years before that [2]."""
 
 
 # 143億 / 1000万 / 16万5000 / 2亿: digits, a 億 or 万 unit, optional digits after it.
@@ -100,6 +103,24 @@ def build_messages(
         f"Answer in {name}:"
     )
     return [{"role": "system", "content": SYSTEM_PROMPT}, {"role": "user", "content": user}]
+
+
+# A question that only the conversation makes relevant: is it a follow-up ("when was he
+# appointed?") or a new subject ("who won the World Cup?")? A yes/no question with its own
+# system prompt: the 1.5B model said yes for all 7 gold follow-ups and no for 7 of 8
+# off-topic questions asked after them. With the answering system prompt instead (which
+# would share llama.cpp's cached prefix) it missed 2 of those 8.
+FOLLOW_UP_SYSTEM_PROMPT = "You tell whether a user's new question continues the conversation or starts a new subject."
+
+
+def build_follow_up_messages(question: str, history: Sequence[tuple[str, str]]) -> list[dict]:
+    turns = "\n".join(f"User: {q}\nAssistant: {a}" for q, a in history)
+    user = (
+        f"Conversation:\n{turns}\n\nNew question: {question}\n\n"
+        "Does the new question refer back to someone or something in the conversation "
+        "(for example with he, she, it, they, his, this)? Reply yes or no."
+    )
+    return [{"role": "system", "content": FOLLOW_UP_SYSTEM_PROMPT}, {"role": "user", "content": user}]
 
 
 # Constant, so llama.cpp keeps it in the KV cache across translation calls.

@@ -109,6 +109,8 @@ class Retrieval:
     best_dense_score: float
     best_score: float  # the best semantic score: dense + latent_weight * latent
     timings: dict[str, float] = field(default_factory=dict)
+    # best_score of each query on its own (the first is the question's)
+    query_scores: list[float] = field(default_factory=list)
 
 
 def reciprocal_rank_fusion(
@@ -200,6 +202,7 @@ def retrieve(
     latent: dict[str, float] = {}
     best_sentence: dict[str, int] = {}
     semantic: dict[str, float] = {}
+    query_scores: list[float] = []
     for q, vector in enumerate(vectors):
         query_dense = {}
         for chunk, score in store.dense_search(vector, candidates):
@@ -224,6 +227,8 @@ def retrieve(
                 best_sentence[cid] = query_sentence[cid]
             latent[cid] = max(t, latent.get(cid, 0.0))
             semantic[cid] = max(d + config.latent_weight * t, semantic.get(cid, float("-inf")))
+        query_scores.append(max((query_dense.get(cid, 0.0) + config.latent_weight * query_latent.get(cid, 0.0)
+                                 for cid in set(query_dense) | set(query_latent)), default=0.0))
     ranked = sorted(semantic.items(), key=lambda kv: (-kv[1], kv[0]))
     bm25: dict[str, float] = {}
     if config.bm25_weight > 0:
@@ -245,7 +250,8 @@ def retrieve(
                 best_sentence.get(i)) for i, s in ranked[:limit]]
     timings["retrieve"] = time.perf_counter() - t1
     return Retrieval(hits=hits, best_dense_score=max(dense.values(), default=0.0),
-                     best_score=max(semantic.values(), default=0.0), timings=timings)
+                     best_score=max(semantic.values(), default=0.0), timings=timings,
+                     query_scores=query_scores)
 
 
 def sentence_window(hit: Hit, max_tokens: int, count_tokens) -> tuple[int, int] | None:

@@ -137,6 +137,58 @@ def test_follow_up_sees_history(indexed, config, fake_embedder):
     assert answer.citations
 
 
+def _switch_config(indexed, config, fake_embedder, question, earlier):
+    """A min_score between the question's own score and its score with the earlier question."""
+    from rag.retrieval import retrieve
+
+    both = retrieve([question, f"{earlier} {question}"], store=indexed, embedder=fake_embedder, config=config)
+    alone, best = both.query_scores[0], both.best_score
+    assert alone < best and best == max(both.query_scores)
+    return config.replace(min_score=(alone + best) / 2)
+
+
+@pytest.mark.parametrize("verdict, refused", [("No.", True), ("Yes", False), ("maybe", False)])
+def test_question_that_only_the_history_makes_relevant_is_checked_with_the_model(
+        indexed, config, fake_embedder, verdict, refused):
+    """A new subject after a conversation ("who won the World Cup?") is refused: searched
+    with the earlier question it cleared the gate, and the model answered from memory."""
+    earlier = "Where did Ruoming Pang work before Apple?"
+    question = "Who won the football World Cup?"
+    switch = _switch_config(indexed, config, fake_embedder, question, earlier)
+
+    def reply(messages):
+        is_check = "refer back" in messages[-1]["content"]
+        return verdict if is_check else "France won it [1]."
+
+    llm = FakeLLM(reply)
+    answer = ask(question, config=switch, store=indexed, embedder=fake_embedder, llm=llm,
+                 history=[(earlier, "At Alphabet [1].")])
+    assert "New question: Who won the football World Cup?" in llm.calls[0][1]["content"]
+    assert earlier in llm.calls[0][1]["content"]
+    assert "follow_up" in answer.timings
+    assert answer.refused is refused
+    if refused:
+        assert len(llm.calls) == 1 and answer.backend == "retrieval-gate" and answer.citations == []
+        assert answer.best_score < switch.min_score  # the CLI shows the score the gate compared
+    else:
+        assert len(llm.calls) == 2 and "France" in answer.text
+
+
+def test_follow_up_check_only_when_the_question_alone_fails_the_gate(indexed, config, fake_embedder):
+    llm = FakeLLM("In 2021 [1].")
+    answer = ask("And when did Ruoming Pang join Apple?", config=config, store=indexed, embedder=fake_embedder,
+                 llm=llm, history=[("Where did Ruoming Pang work before Apple?", "At Alphabet [1].")])
+    assert len(llm.calls) == 1 and "follow_up" not in answer.timings and not answer.refused
+
+
+def test_extractive_mode_keeps_the_follow_up_reading_without_a_model(indexed, config, fake_embedder):
+    earlier = "Where did Ruoming Pang work before Apple?"
+    question = "Who won the football World Cup?"
+    switch = _switch_config(indexed, config, fake_embedder, question, earlier).replace(llm="extractive")
+    answer = ask(question, config=switch, store=indexed, embedder=fake_embedder, history=[(earlier, "At Alphabet.")])
+    assert not answer.refused and "follow_up" not in answer.timings
+
+
 def test_stream_yields_text_then_answer(indexed, config, fake_embedder):
     items = list(ask_stream("Who is Shengjia Zhao?", config=config, store=indexed, embedder=fake_embedder,
                             llm=FakeLLM("Chief scientist at Meta [1].")))
@@ -253,3 +305,17 @@ def test_second_attempt_plan():
     assert second_attempt(False, Local()) == (True, ("NOT", "NO"))  # no answer at all, e.g. "[1] [2]"
     assert second_attempt(True, Remote()) == (True, ())
     assert second_attempt(True, object()) == (True, ())
+
+
+@pytest.mark.parametrize("pieces, streamed", [
+    (["NOT", " FO", "UND"], ""),
+    (["NOT_FOUND"], ""),
+    (["NO"], "NO"),  # only a prefix of NOT FOUND, and the whole reply: released at the end
+    (["NO", "TE: Pang", " left [1]."], "NOTE: Pang left [1]."),
+    (["NOT FOUND", " here"], ""),
+    (["Pang", " left [1]."], "Pang left [1]."),
+])
+def test_streaming_holds_back_only_a_refusal(pieces, streamed):
+    from rag.answer import _hold_back_not_found
+
+    assert "".join(_hold_back_not_found(iter(pieces))) == streamed

@@ -38,10 +38,11 @@ def test_seed_languages_and_chunk_budget(real):
 
 
 @pytest.mark.xfail(strict=True, reason=(
-    "known gap (issue 3): latent-term retrieval now brings the sentence with アルファベット "
-    "into the passages (7th of the 8 the model reads), but the 1.5B model answers NOT FOUND "
-    "(best score 1.118, just under RAG_ANSWER_SCORE, so no second ask; with NOT FOUND forbidden "
-    "it answers 'Apple'); strict, so the suite flags the day it passes"))
+    "known gap (issue 3): the sentence with アルファベット is the 7th of the 8 passages the model "
+    "reads (best score 1.118, just under RAG_ANSWER_SCORE, so no second ask) and the 1.5B model "
+    "answers NOT FOUND; given that passage alone and no system prompt it answers 'Meta', with NOT "
+    "FOUND forbidden 'Apple': it does not read the Japanese sentence. Strict, so the suite flags "
+    "the day it passes"))
 def test_english_question_about_the_japanese_article(real):
     from rag.answer import ask
 
@@ -85,6 +86,21 @@ def test_follow_up_in_german_uses_history(real):
     answer = ask("An welchem Tag wurde er ernannt?", config=config, store=store, embedder=embedder, history=history)
     assert answer.language == "de"
     assert not answer.refused and "29" in answer.text, answer.text
+
+
+def test_new_subject_after_a_conversation_is_refused(real):
+    """Searched together with the earlier question, the World Cup question clears the
+    retrieval gate; the model, asked whether it refers back, says no, so it is refused."""
+    from rag.answer import ask
+    from rag.language import refusal_text
+
+    config, store, embedder = real
+    history = [("Which company did Ruoming Pang work for before joining Apple?",
+                "Before joining Apple in 2021, Ruoming Pang worked at Alphabet, Google's parent company.")]
+    answer = ask("Qui a gagné la Coupe du monde de football 2022 ?", config=config, store=store,
+                 embedder=embedder, history=history)
+    assert "follow_up" in answer.timings, "the question alone should fail the gate, with its history pass it"
+    assert answer.refused and answer.citations == [] and answer.text == refusal_text("fr"), answer.raw_text
 
 
 def test_packaged_model_is_verified():

@@ -33,3 +33,16 @@ def test_strip_annotations_undoes_annotate():
 
     text = "2亿美元(约合14亿元人民币)、143億ドル、16万5000ドル"
     assert strip_annotations(annotate_cjk_numbers(text)) == text
+
+
+def test_system_prompt_example_is_not_taken_from_the_seed_articles():
+    """An example copied from the corpus would give the model a real answer (and the eval
+    would score the prompt): no 10-character run of the system prompt may occur in a seed."""
+    from rag.config import REPO_ROOT
+
+    seeds = [p.read_text(encoding="utf-8") for p in sorted((REPO_ROOT / "seeds").glob("*.txt"))]
+    assert seeds
+    prompt = SYSTEM_PROMPT
+    shared = {prompt[i : i + 10] for i in range(len(prompt) - 9)
+              if prompt[i : i + 10].strip() == prompt[i : i + 10] and any(prompt[i : i + 10] in s for s in seeds)}
+    assert not shared, shared

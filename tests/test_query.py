@@ -1,3 +1,5 @@
+import pytest
+
 from conftest import FakeLLM
 from rag.answer import ask
 from rag.indexing import ingest_paths
@@ -43,3 +45,16 @@ def test_ask_searches_with_translations_in_the_index_languages(articles, config,
     # The Chinese translation is what finds the Chinese passage.
     assert answer.retrieved[0].chunk.doc_id == "zh_apple"
     assert answer.citations[0].doc_id == "zh_apple"
+
+
+@pytest.mark.parametrize("reply, follow_up", [
+    ("Yes", True), ("yes.", True), ("No", False), ("no, it starts a new subject", False), ("**No**", False),
+    ("", True), ("Not sure", True), ("Nobody knows", True),
+])
+def test_only_a_clear_no_makes_a_new_subject(reply, follow_up):
+    from conftest import FakeLLM
+    from rag.query import refers_to_conversation
+
+    llm = FakeLLM(reply)
+    assert refers_to_conversation("Who won the World Cup?", [("Who is Pang?", "An engineer.")], llm=llm) is follow_up
+    assert "Who won the World Cup?" in llm.calls[0][1]["content"] and "Who is Pang?" in llm.calls[0][1]["content"]
