@@ -41,7 +41,7 @@ MAX_PASSAGES = 10  # the Settings slider's range is 1..MAX_PASSAGES
 UPLOAD_TYPES = [".txt", ".md", ".markdown", ".html", ".htm"]
 DOCUMENT_HEADERS = ["doc_id", "title", "language", "chunks"]
 EXAMPLES = [
-    "Selon Bloomberg, combien Ruoming Pang pourrait-il gagner chez Meta sur quatre ans ?",
+    "Quels chercheurs Meta a-t-il recrutés le 7 juillet ?",
     "Which Apple executive vetoed open-sourcing some of Apple's foundation models in 2023?",
     "Meta在Scale AI上投资了多少钱？",
 ]

@@ -95,16 +95,26 @@ def renumber_citations(text: str, mapping: dict[int, int]) -> str:
     return re.sub(r"[ \t]{2,}", " ", text).strip()
 
 
+def _names_and_numbers(text: str) -> set[str]:
+    """Capitalised words and numbers, lower-cased: what an answer shares with its source
+    across languages (a French answer shares "le", "de", "modèles" with any French
+    passage, but "Federighi" and "2023" only with the Chinese one that states them)."""
+    return {w.lower() for w in re.findall(r"\w+", text) if len(w) > 1 and (w[0].isupper() or w[0].isdigit())}
+
+
 def best_supporting_passage(answer: str, hits: Sequence[Hit]) -> int:
-    """Index of the passage sharing most names/numbers with the answer (ties: rank)."""
+    """Index of the passage sharing most names/numbers with the answer; ties go to the
+    one sharing most words (CJK bigrams included), then to the better-ranked one."""
     from .retrieval import tokenize
 
-    terms = {t for t in tokenize(answer) if len(t) > 1}
-    best, best_overlap = 0, 0
+    names, terms = _names_and_numbers(answer), {t for t in tokenize(answer) if len(t) > 1}
+    best, best_key = 0, (0, 0)
     for i, hit in enumerate(hits):
-        overlap = len(terms & set(tokenize(hit.passage_text())))
-        if overlap > best_overlap:
-            best, best_overlap = i, overlap
+        passage = hit.passage_text()
+        passage_terms = set(tokenize(passage))
+        key = (len(names & passage_terms), len(terms & passage_terms))
+        if key > best_key:
+            best, best_key = i, key
     return best
 
 

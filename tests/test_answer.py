@@ -319,3 +319,16 @@ def test_streaming_holds_back_only_a_refusal(pieces, streamed):
     from rag.answer import _hold_back_not_found
 
     assert "".join(_hold_back_not_found(iter(pieces))) == streamed
+
+
+def test_unmarked_answer_cites_the_passage_with_its_names_not_its_language():
+    """A French answer with no marker shares many words with any French passage; the
+    repair cites the Chinese passage that names the person."""
+    hits = _hits("Les représentants d'Apple ont présenté la proposition de publier certains modèles en open source.",
+                 "这一提议遭到苹果软件负责人Craig Federighi的否决。")
+    text, used = check_citations("Craig Federighi, le dirigeant d'Apple, a opposé son veto à la proposition "
+                                 "de publier certains modèles en open source.", hits)
+    assert used == [1] and text.endswith("open source [1].")
+    # Without names in common, the most shared words decide, then the rank.
+    assert check_citations("Ils ont présenté la proposition.", hits)[1] == [0]
+    assert check_citations("Oui.", hits)[1] == [0]
