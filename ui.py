@@ -458,6 +458,20 @@ def sources_of_message(remembered: dict | None, index) -> str | None:
     return remembered.get(index, remembered.get(index + 1))
 
 
+def chat_remembering_sources(ui: "RagUI", question: str, history: list | None, top_k, backend,
+                             remembered: dict | None):
+    """``ui.chat``'s updates with the remembered sources as a fourth output: each update
+    is sent once, the last one with its answer's sources added."""
+    previous = None
+    for update in ui.chat(question, history, top_k, backend):
+        if previous is not None:
+            yield (*previous, remembered)
+        previous = update
+    if previous is not None:
+        messages, sources, box = previous
+        yield messages, sources, box, remember_sources(remembered, messages, sources)
+
+
 # -- the Blocks app --------------------------------------------------------------------
 def build_app(config: RAGConfig | None = None, *, store=None, embedder=None, llm=None,
               ui: RagUI | None = None) -> gr.Blocks:
@@ -512,9 +526,7 @@ def build_app(config: RAGConfig | None = None, *, store=None, embedder=None, llm
         answer_sources = gr.State({})
 
         def chat(question_, history, top_k_, backend_, remembered):
-            for messages, sources_, box in ui.chat(question_, history, top_k_, backend_):
-                yield messages, sources_, box, remembered
-            yield messages, sources_, box, remember_sources(remembered, messages, sources_)
+            yield from chat_remembering_sources(ui, question_, history, top_k_, backend_, remembered)
 
         def show_sources(remembered, evt: gr.SelectData):
             return sources_of_message(remembered, evt.index) or gr.skip()

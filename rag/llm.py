@@ -6,10 +6,12 @@ Both stream text deltas from a list of chat messages.
 
 from __future__ import annotations
 
+import atexit
 import hashlib
 import importlib.util
 import os
 import threading
+import weakref
 from functools import lru_cache
 from pathlib import Path
 from typing import Iterator, Protocol, Sequence
@@ -111,6 +113,18 @@ def local_model_path(*, config: RAGConfig) -> Path:
     return assemble_packaged_model(Path(config.model_cache_dir))
 
 
+# Loaded llama.cpp models, closed at exit: left to llama-cpp-python's __del__ they are
+# freed during interpreter teardown, after its C bindings are gone, which prints an
+# "Exception ignored ... TypeError" traceback at the end of every run.
+_open_models: "weakref.WeakSet[LlamaCppChat]" = weakref.WeakSet()
+
+
+@atexit.register
+def _close_open_models() -> None:
+    for model in list(_open_models):
+        model.close()
+
+
 class LlamaCppChat:
     """A GGUF model in-process. One generation at a time (llama.cpp contexts are not
     thread-safe); the constant system prompt stays in the KV cache between calls."""
@@ -129,8 +143,21 @@ class LlamaCppChat:
             n_batch=512,
             verbose=False,
         )
+        _open_models.add(self)
 
     avoids_words = True
+
+    def close(self) -> None:
+        """Free the model now (llama-cpp-python's close is safe to repeat). Skipped while
+        a generation still holds the model (a server thread at exit): freeing it under
+        that thread would crash, and the process is ending anyway."""
+        close = getattr(self._llama, "close", None)
+        if close is None or not self._lock.acquire(timeout=1):
+            return
+        try:
+            close()
+        finally:
+            self._lock.release()
 
     def stream(self, messages: list[Message], *, max_tokens: int, temperature: float,
                avoid: Sequence[str] = ()) -> Iterator[str]:

@@ -57,3 +57,32 @@ def test_llama_avoid_bans_the_first_token_of_each_word():
     chat._llama = Tokenizer()
     assert chat._ban(["NOT", "NO"]) == {7: -100.0, 8: -100.0, 3: -100.0}
     assert chat._ban([]) == {}
+
+
+def test_loaded_models_are_closed_at_exit_unless_still_generating():
+    import threading
+
+    from rag import llm as llm_module
+    from rag.llm import LlamaCppChat
+
+    class FakeLlama:
+        closed = 0
+
+        def close(self):
+            self.closed += 1
+
+    def loaded() -> LlamaCppChat:
+        chat = LlamaCppChat.__new__(LlamaCppChat)  # no model file
+        chat._llama, chat._lock = FakeLlama(), threading.Lock()
+        llm_module._open_models.add(chat)
+        return chat
+
+    idle, busy = loaded(), loaded()
+    busy._lock.acquire()  # a generation in another thread
+    try:
+        llm_module._close_open_models()  # what atexit runs
+    finally:
+        busy._lock.release()
+    assert idle._llama.closed == 1 and busy._llama.closed == 0
+    idle.close()  # closing again is harmless
+    assert idle._llama.closed == 2

@@ -209,6 +209,19 @@ def test_earlier_answers_keep_their_own_sources(indexed, config, fake_embedder):
     assert ui.sources_of_message(remembered, 4) is None  # the error message has none
 
 
+def test_each_chat_update_is_sent_once_and_the_last_remembers_its_sources(indexed, config, fake_embedder):
+    rag_ui = make_ui(config, indexed, fake_embedder, reply="Zhang joined Meta [1].")
+    plain = run_chat(rag_ui, "Bowen Zhang Meta")
+    updates = list(ui.chat_remembering_sources(rag_ui, "Bowen Zhang Meta", [], 3, "local", {}))
+    assert len(updates) == len(plain)  # no update sent twice
+    assert [u[:3] for u in updates] == plain
+    assert all(u[3] == {} for u in updates[:-1])
+    assert list(updates[-1][3]) == [1] and "for “Bowen Zhang Meta”" in updates[-1][3][1]
+    # An error (nothing to remember) still ends with the state it came with.
+    errors = list(ui.chat_remembering_sources(rag_ui, "   ", [], 3, "local", {"0": "kept"}))
+    assert len(errors) == 1 and errors[-1][3] == {"0": "kept"}
+
+
 # -- documents ---------------------------------------------------------------------------
 def _table_rows(table) -> list[list]:
     return table["data"]
