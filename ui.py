@@ -460,15 +460,9 @@ def sources_of_message(remembered: dict | None, index) -> str | None:
 
 def chat_remembering_sources(ui: "RagUI", question: str, history: list | None, top_k, backend,
                              remembered: dict | None):
-    """``ui.chat``'s updates with the remembered sources as a fourth output: each update
-    is sent once, the last one with its answer's sources added."""
-    previous = None
-    for update in ui.chat(question, history, top_k, backend):
-        if previous is not None:
-            yield (*previous, remembered)
-        previous = update
-    if previous is not None:
-        messages, sources, box = previous
+    """``ui.chat``'s updates, each sent at once and once, with the remembered sources as a
+    fourth output (the answer's entry shows its progress until the final sources)."""
+    for messages, sources, box in ui.chat(question, history, top_k, backend):
         yield messages, sources, box, remember_sources(remembered, messages, sources)
 
 

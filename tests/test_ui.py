@@ -215,7 +215,8 @@ def test_each_chat_update_is_sent_once_and_the_last_remembers_its_sources(indexe
     updates = list(ui.chat_remembering_sources(rag_ui, "Bowen Zhang Meta", [], 3, "local", {}))
     assert len(updates) == len(plain)  # no update sent twice
     assert [u[:3] for u in updates] == plain
-    assert all(u[3] == {} for u in updates[:-1])
+    # Sent as they come: the "searching" placeholder does not wait for the model.
+    assert updates[0][1] == ui.SOURCES_SEARCHING
     assert list(updates[-1][3]) == [1] and "for “Bowen Zhang Meta”" in updates[-1][3][1]
     # An error (nothing to remember) still ends with the state it came with.
     errors = list(ui.chat_remembering_sources(rag_ui, "   ", [], 3, "local", {"0": "kept"}))
