@@ -17,8 +17,9 @@ import numpy as np
 
 from .chunking import split_sentences
 from .config import RAGConfig
+from .figures import repair_scales
 from .language import detect_language, refusal_text
-from .prompts import NOT_FOUND, annotate_cjk_numbers, build_messages, strip_annotations
+from .prompts import NOT_FOUND, annotate_cjk_numbers, build_messages, strip_annotations, strip_invented_spellings
 from .retrieval import Hit, retrieve, select_passages
 
 MAX_QUESTION_CHARS = 2000
@@ -110,7 +111,8 @@ def best_supporting_passage(answer: str, hits: Sequence[Hit]) -> int:
     names, terms = _names_and_numbers(answer), {t for t in tokenize(answer) if len(t) > 1}
     best, best_key = 0, (0, 0)
     for i, hit in enumerate(hits):
-        passage = hit.passage_text()
+        # As the model read it: "65 billion" in the answer is the passage's 650億(=65 billion).
+        passage = annotate_cjk_numbers(hit.passage_text())
         passage_terms = set(tokenize(passage))
         key = (len(names & passage_terms), len(terms & passage_terms))
         if key > best_key:
@@ -179,7 +181,8 @@ _SCALED = re.compile(r"(\d+(?:\.\d+)?) (billion|million)")
 def _number_keys(text: str) -> set[str]:
     # Digits only, so 14.3 / 14,3 and 1,300,000 / 1.300.000 compare equal; the passages'
     # CJK annotations (130万(=1.3 million)) supply the converted forms, spelled out too.
-    keys = {re.sub(r"\D", "", n) for n in _NUMBER.findall(text)}
+    # Leading zeros dropped: 0,2 (a repaired "0,2 milliards") is the figure 2, not "02".
+    keys = {re.sub(r"\D", "", n).lstrip("0") or "0" for n in _NUMBER.findall(text)}
     for number, scale in _SCALED.findall(text):
         keys.add(str(round(float(number) * (10**9 if scale == "billion" else 10**6))))
     return keys
@@ -363,7 +366,7 @@ def ask_stream(question: str, *, config: RAGConfig | None = None, history=None,
             break
         insist, avoid = second_attempt(said_not_found, llm)
     timings["generate"] = time.perf_counter() - t0
-    answer_text = strip_refusal_marker(raw)
+    answer_text = repair_scales(strip_invented_spellings(strip_refusal_marker(raw), read), read, language=language)
     if refused or unsupported_numbers(answer_text, read):
         yield finish(refusal_text(language), raw, True, [], llm.name)
         return

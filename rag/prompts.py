@@ -27,15 +27,15 @@ The passages may be written in another language than the question: read them and
 How to answer:
 - Answer in one or two short sentences, in the language the user asks for.
 - Put the passage number in square brackets after each fact, like [1] or [2].
-- Copy names and numbers exactly from the passages.
+- Copy names and numbers exactly from the passages. A name the passage writes in another script: write it in your answer's language, then the passage's spelling in parentheses.
 - If no passage gives the answer, reply only: {NOT_FOUND}
 
 Example
 Passages:
 [1] (fr) Lumex a ouvert une usine à Graz en 2019.
-[2] (ja) Lumex社は2015年にAnna Berg氏が創業した。同氏はそれ以前、シーメンスで10年間働いていた。
+[2] (ja) Lumex社は2015年にアンナ・ベルク氏が創業した。同氏はそれ以前、シーメンスで10年間働いていた。
 Question: Where did the founder of Lumex work before founding the company?
-Answer in English: Anna Berg, who founded Lumex in 2015, worked at Siemens for ten years before that [2]."""
+Answer in English: Anna Berg (アンナ・ベルク), who founded Lumex in 2015, worked at Siemens (シーメンス) for ten years before that [2]."""
 
 
 # 143億 / 1000万 / 16万5000 / 2亿: digits, a 億 or 万 unit, optional digits after it.
@@ -57,6 +57,33 @@ _ANNOTATION = re.compile(r"\(=[^()]*\)")
 def strip_annotations(text: str) -> str:
     """Remove readings the model copied from the passages into its answer."""
     return _ANNOTATION.sub("", text)
+
+
+# "(マット・ミューラー)" after a name: the spelling the prompt asks for, in parentheses.
+# Digits excluded: a parenthesis with a figure is no name (the number checks judge it).
+_PARENTHESIS = re.compile(r"\s*[(（]([^()（）\d]{2,40})[)）]")
+
+
+def _squeeze(text: str) -> str:
+    return re.sub(r"[\s・·‧.\-]", "", text).casefold()
+
+
+def strip_invented_spellings(text: str, sources: Sequence[str]) -> str:
+    """Remove a name in parentheses that no source spells: the prompt asks for "the
+    passage's spelling" of a name written in another script, and the 1.5B model
+    sometimes makes one up (Cyrillic for a name the passages give in katakana)."""
+    known = [_squeeze(s) for s in sources]
+
+    def repl(match: re.Match) -> str:
+        words = match.group(1).split()
+        if any(w[0].islower() for w in words):  # "(the company)": a remark, not a name
+            return match.group(0)
+        name = _squeeze(match.group(1))
+        if _squeeze(match.string[: match.start()]).endswith(name):
+            return ""  # "Shengjia Zhao (Shengjia Zhao)": the name said twice
+        return match.group(0) if name and any(name in s for s in known) else ""
+
+    return _PARENTHESIS.sub(repl, text)
 
 
 def annotate_cjk_numbers(text: str) -> str:

@@ -43,6 +43,13 @@ def test_check_citations_repairs_an_answer_without_markers():
     assert used == [1]  # the passage that shares "alphabet" and "2021"
 
 
+def test_an_answer_without_markers_finds_its_figure_as_the_model_read_it():
+    # "65 billion" is the Western reading of 650億, which the model saw beside it.
+    hits = _hits("Meta a dépensé 65 euros par employé.", "Metaはデータセンターに最大650億ドルを投じる。")
+    text, used = check_citations("Meta will spend up to 65 billion dollars.", hits)
+    assert used == [1] and text.endswith("[1].")
+
+
 def test_renumber_splits_grouped_markers():
     assert renumber_citations("X [1, 2].", {1: 2, 2: 1}) == "X [2][1]."
     assert renumber_citations("X [7].", {}) == "X."
@@ -270,6 +277,22 @@ def test_copied_number_readings_are_removed_from_the_answer(indexed, config, fak
     answer = ask("Combien gagnera Pang ?", config=every_chunk, store=indexed, embedder=fake_embedder,
                  llm=FakeLLM("Pang pourrait gagner 2亿(=200 million)美元 [1]."))
     assert not answer.refused and answer.text == "Pang pourrait gagner 2亿美元 [1]."
+
+
+def test_a_misread_cjk_figure_is_given_the_passages_value(indexed, config, fake_embedder):
+    # 2亿美元 is 200 million dollars; "2 milliards" keeps the digits and loses the value.
+    # The answer keeps its own scale word.
+    every_chunk = config.replace(top_k=config.candidates, passage_tokens=0)
+    answer = ask("Combien gagnera Pang ?", config=every_chunk, store=indexed, embedder=fake_embedder,
+                 llm=FakeLLM("Pang pourrait gagner 2 milliards de dollars [1]."))
+    assert not answer.refused and answer.text == "Pang pourrait gagner 0,2 milliards de dollars [1]."
+    assert answer.raw_text == "Pang pourrait gagner 2 milliards de dollars [1]."
+
+
+def test_an_invented_spelling_is_removed_from_the_answer(indexed, config, fake_embedder):
+    answer = ask("Woher kam Ruoming Pang, bevor er zu Apple kam?", config=config, store=indexed,
+                 embedder=fake_embedder, llm=FakeLLM("Ruoming Pang (Румин Пан) kam von Alphabet [1]."))
+    assert not answer.refused and answer.text == "Ruoming Pang kam von Alphabet [1]."
 
 
 def test_a_model_that_can_avoid_words_is_asked_the_same_prompt_without_not_found(indexed, config, fake_embedder):

@@ -46,3 +46,26 @@ def test_system_prompt_example_is_not_taken_from_the_seed_articles():
     shared = {prompt[i : i + 10] for i in range(len(prompt) - 9)
               if prompt[i : i + 10].strip() == prompt[i : i + 10] and any(prompt[i : i + 10] in s for s in seeds)}
     assert not shared, shared
+
+
+def test_a_spelling_in_parentheses_that_no_passage_holds_is_removed():
+    from rag.prompts import strip_invented_spellings
+
+    passages = ["マット・マーフィー氏はアップルの上級副社長だ。ダニエル・グロス氏とナット・フリードマン氏。", "Eddy Cue"]
+    # Invented: the passages spell these names in katakana, not in Cyrillic.
+    assert strip_invented_spellings("Daniel Gross (Даниель Грос) e Nat Friedman (Нат Фриедман) [1].", passages) \
+        == "Daniel Gross e Nat Friedman [1]."
+    assert strip_invented_spellings("Matt Murphy (マット・ミューラー) [1]", passages) == "Matt Murphy [1]"
+    # The passage's own spelling stays, spaces and middle dots aside.
+    assert strip_invented_spellings("Matt Murphy (マット マーフィー) [1]", passages) == "Matt Murphy (マット マーフィー) [1]"
+    assert strip_invented_spellings("エディ・キュー（Eddy Cue）", passages) == "エディ・キュー（Eddy Cue）"
+    assert strip_invented_spellings("Eddy Cue (Eddy Cue) [1]", passages) == "Eddy Cue [1]"
+    # Remarks and figures in parentheses are not names.
+    for text in ("Meta (the company) [1]", "10-40 Millionen (10 million USD) [1]"):
+        assert strip_invented_spellings(text, passages) == text
+
+
+def test_the_example_shows_a_name_from_another_script_with_the_passages_spelling():
+    # The 1.5B model mangles transliterated names (Joswiak as "Joezwiak"); the example
+    # shows the passage's spelling kept beside the answer's.
+    assert "アンナ・ベルク氏" in SYSTEM_PROMPT and "Anna Berg (アンナ・ベルク)" in SYSTEM_PROMPT

@@ -1,0 +1,120 @@
+"""Large figures in answers: a small model copies the digits of 650億ドル (65 billion
+dollars) and writes "650 Milliarden". The digits are in the passage, so the
+invented-number check lets it through; here the answer's value (digits x scale word)
+is compared with the values the passages state, and a figure whose digits match a
+passage's but whose value does not is rewritten with the passage's value in the
+answer's own scale word.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Sequence
+
+# Scale words after a number, in the languages the answers come in. "mil millones"
+# before "millones": alternatives are tried left to right.
+_WESTERN_SCALES = [
+    (r"mil millones", 10**9),
+    (r"billions?|bn\b|milliarden?|mrd\b\.?|milliards?|miliard[oi]|bilh(?:ão|ões)|tỷ|млрд\.?|миллиард\w*", 10**9),
+    (r"millions?|millionen|mio\b\.?|mill(?:ón|ones)|milion[ei]|milh(?:ão|ões)|triệu|млн\.?|миллион\w*", 10**6),
+]
+_CJK_SCALES = {"億": 10**8, "亿": 10**8, "억": 10**8, "万": 10**4, "萬": 10**4, "만": 10**4}
+
+_NUMBER = r"\d+(?:[.,]\d+)*"
+# Western words end where the word ends ("millionaire" is no scale); CJK units run on.
+_SCALE_WORD = "|".join(f"(?:{words})(?![^\\W\\d_])" for words, _ in _WESTERN_SCALES) + "|[" + "".join(_CJK_SCALES) + "]"
+# Groups: the number, the space after it, the scale word.
+_SCALED = re.compile(rf"(?<![\d.,])({_NUMBER})(\s*)({_SCALE_WORD})(?![\d億亿万萬])", re.IGNORECASE)
+_PLAIN = re.compile(rf"(?<![\d.,]){_NUMBER}")
+# "between 1000 and 4000 million": the scale word after the range covers both ends.
+# Groups: the first number, the connector, the scale word (looked ahead, not consumed).
+_RANGE = re.compile(
+    rf"(?<![\d.,])({_NUMBER})(\s*(?:-|–|~|～|to|and|und|bis|et|à|y|a|e|và|đến|и|до)\s*)"
+    rf"(?={_NUMBER}\s*({_SCALE_WORD}))",
+    re.IGNORECASE,
+)
+
+
+def parse_number(text: str) -> float:
+    """'14.3' / '14,3' -> 14.3; '1,300,000' / '1.300.000' / '65,000' -> integer.
+    A separator followed by exactly three digits groups thousands; otherwise it is the
+    decimal point (answers come in languages that write either)."""
+    if "," in text and "." in text:  # 1.300,5 / 1,300.5: the last separator is the decimal point
+        point = max(text.rfind(","), text.rfind("."))
+        return float(_digits(text[:point]) + "." + text[point + 1 :])
+    groups = re.split(r"[.,]", text)
+    if len(groups) > 1 and all(len(g) == 3 for g in groups[1:]):
+        return float("".join(groups))
+    if len(groups) == 2:
+        return float(f"{groups[0]}.{groups[1]}")
+    return float("".join(groups))
+
+
+def _scale_of(word: str) -> int:
+    if word in _CJK_SCALES:
+        return _CJK_SCALES[word]
+    for words, scale in _WESTERN_SCALES:
+        if re.fullmatch(words, word, re.IGNORECASE):
+            return scale
+    raise ValueError(word)
+
+
+def _digits(text: str) -> str:
+    return re.sub(r"\D", "", text)
+
+
+def stated_values(text: str) -> tuple[set[float], dict[str, set[float]]]:
+    """Every value ``text`` states (scaled ones as digits x scale, plain numbers as
+    themselves), and, for each scaled number's digits, the values they stand for."""
+    values: set[float] = set()
+    by_digits: dict[str, set[float]] = {}
+    for match in _SCALED.finditer(text):
+        value = parse_number(match.group(1)) * _scale_of(match.group(3))
+        values.add(value)
+        by_digits.setdefault(_digits(match.group(1)), set()).add(value)
+    for match in _PLAIN.finditer(text):
+        values.add(parse_number(match.group(0)))
+    return values, by_digits
+
+
+def _close(a: float, b: float) -> bool:
+    return abs(a - b) <= 0.005 * max(abs(a), abs(b))
+
+
+# Languages that write 1,3 for 1.3 (the rest of those the refusal sentences cover use a point).
+DECIMAL_COMMA_LANGUAGES = frozenset("de fr es it pt ru vi nl pl tr id cs sv da fi nb uk ro hu".split())
+
+
+def _format(value: float, decimal_comma: bool) -> str:
+    text = f"{value:.3f}".rstrip("0").rstrip(".")
+    return text.replace(".", ",") if decimal_comma else text
+
+
+def repair_scales(answer: str, sources: Sequence[str], *, language: str = "en") -> str:
+    """Rewrite each scaled figure of ``answer`` whose value no source states but whose
+    digits one source figure has (a single value): "650 Milliarden" with a passage
+    "650億(=65 billion)" becomes "65 Milliarden". Figures that match, or that match
+    nothing (the invented-number check judges those), are left alone."""
+    known: set[float] = set()
+    by_digits: dict[str, set[float]] = {}
+    for source in sources:
+        values, digits = stated_values(source)
+        known |= values
+        for key, vals in digits.items():
+            by_digits.setdefault(key, set()).update(vals)
+
+    def repaired(number_text: str, scale_word: str) -> str:
+        scale = _scale_of(scale_word)
+        value = parse_number(number_text) * scale
+        if any(_close(value, k) for k in known):
+            return number_text
+        meant = by_digits.get(_digits(number_text), set())
+        if len(meant) != 1:
+            return number_text
+        number = next(iter(meant)) / scale
+        if not 0.1 <= number < 100_000:
+            return number_text  # no sensible way to say it with this scale word
+        return _format(number, language in DECIMAL_COMMA_LANGUAGES)
+
+    answer = _RANGE.sub(lambda m: repaired(m.group(1), m.group(3)) + m.group(2), answer)
+    return _SCALED.sub(lambda m: repaired(m.group(1), m.group(3)) + m.group(2) + m.group(3), answer)

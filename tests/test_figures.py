@@ -1,0 +1,65 @@
+import pytest
+
+from rag.figures import parse_number, repair_scales, stated_values
+from rag.prompts import annotate_cjk_numbers
+
+# Passages as the model reads them: CJK figures carry their Western reading.
+PASSAGES = [annotate_cjk_numbers(t) for t in (
+    "Metaは今年、データセンターに最大650億ドルを投じる。",
+    "MetaはScale AIに143億ドルを出資した。",
+    "データサイエンス部門のマネージャーは年収130万ドル、エンジニアは32万ドル。",
+)]
+
+
+@pytest.mark.parametrize("text, value", [
+    ("14.3", 14.3), ("14,3", 14.3), ("1,300,000", 1_300_000), ("1.300.000", 1_300_000),
+    ("65,000", 65_000), ("650", 650), ("1,5", 1.5), ("1.300,5", 1300.5), ("1,300.5", 1300.5),
+])
+def test_parse_number_reads_both_decimal_conventions(text, value):
+    assert parse_number(text) == value
+
+
+def test_stated_values_reads_cjk_units_western_scale_words_and_plain_numbers():
+    values, by_digits = stated_values(PASSAGES[0])
+    assert {65e9, 650} <= values
+    assert by_digits["650"] == {65e9}
+    values, _ = stated_values("Meta a investi 72 milliards de dollars, soit 2 millions par jour.")
+    assert {72e9, 2e6} <= values
+
+
+@pytest.mark.parametrize("answer, language, repaired", [
+    # The digits of 650億 read as 650 billion: rewritten in the answer's own scale word.
+    ("Meta wird höchstens 650 Milliarden Euro ausgeben [1].", "de", "Meta wird höchstens 65 Milliarden Euro ausgeben [1]."),
+    ("Meta invested $143 billion in Scale AI [2].", "en", "Meta invested $14.3 billion in Scale AI [2]."),
+    ("Un gerente puede ganar 130 millones [3].", "es", "Un gerente puede ganar 1,3 millones [3]."),
+    ("Meta đầu tư 143 tỷ đô la [2].", "vi", "Meta đầu tư 14,3 tỷ đô la [2]."),
+])
+def test_a_misread_cjk_figure_gets_the_passages_value(answer, language, repaired):
+    assert repair_scales(answer, PASSAGES, language=language) == repaired
+
+
+@pytest.mark.parametrize("answer", [
+    "Meta will spend up to 65 billion dollars [1].",  # right
+    "Meta wird bis zu 65 Milliarden Dollar ausgeben [1].",  # right, other language
+    "最大650億ドル [1]",  # the passage's own writing
+    "An engineer earns $320,000 a year [3].",  # plain figure, stated as such
+    "Meta invested 7 billion [2].",  # matches nothing: the invented-number check's business
+    "He was 28 years old.",  # no scale word
+    "Meta made 650 millionaires [1].",  # a word that starts like a scale word
+])
+def test_figures_that_match_or_match_nothing_are_left_alone(answer):
+    assert repair_scales(answer, PASSAGES, language="en") == answer
+
+
+def test_digits_that_stand_for_two_values_are_left_alone():
+    passages = ["A: 130万ドル", "B: 130億ドル"]
+    assert repair_scales("130 billion", passages) == "130 billion"
+
+
+def test_a_range_shares_its_scale_word():
+    passages = [annotate_cjk_numbers("年間1000万ドルから4000万ドルのオファー")]
+    assert repair_scales("zwischen 1000 und 4000 Millionen Dollar [1]", passages, language="de") == \
+        "zwischen 10 und 40 Millionen Dollar [1]"
+    assert repair_scales("from 10 to 40 million [1]", passages) == "from 10 to 40 million [1]"
+    # A year before "and" is no end of the range: its digits stand for no passage figure.
+    assert repair_scales("in 2021 and 4000 million", passages) == "in 2021 and 40 million"
