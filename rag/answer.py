@@ -17,7 +17,7 @@ import numpy as np
 
 from .chunking import split_sentences
 from .config import RAGConfig
-from .figures import repair_scales
+from .figures import NUMBER, digits, repair_scales
 from .language import detect_language, refusal_text
 from .prompts import NOT_FOUND, annotate_cjk_numbers, build_messages, strip_annotations, strip_invented_spellings
 from .retrieval import Hit, retrieve, select_passages
@@ -172,7 +172,7 @@ def is_non_answer(text: str, question: str) -> bool:
     return not answer_terms or not (answer_terms - set(tokenize(question)))
 
 
-_NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
+_NUMBER = re.compile(NUMBER)
 
 
 _SCALED = re.compile(r"(\d+(?:\.\d+)?) (billion|million)")
@@ -182,7 +182,7 @@ def _number_keys(text: str) -> set[str]:
     # Digits only, so 14.3 / 14,3 and 1,300,000 / 1.300.000 compare equal; the passages'
     # CJK annotations (130万(=1.3 million)) supply the converted forms, spelled out too.
     # Leading zeros dropped: 0,2 (a repaired "0,2 milliards") is the figure 2, not "02".
-    keys = {re.sub(r"\D", "", n).lstrip("0") or "0" for n in _NUMBER.findall(text)}
+    keys = {digits(n).lstrip("0") or "0" for n in _NUMBER.findall(text)}
     for number, scale in _SCALED.findall(text):
         keys.add(str(round(float(number) * (10**9 if scale == "billion" else 10**6))))
     return keys
@@ -366,7 +366,8 @@ def ask_stream(question: str, *, config: RAGConfig | None = None, history=None,
             break
         insist, avoid = second_attempt(said_not_found, llm)
     timings["generate"] = time.perf_counter() - t0
-    answer_text = repair_scales(strip_invented_spellings(strip_refusal_marker(raw), read), read, language=language)
+    answer_text = strip_invented_spellings(strip_refusal_marker(raw), read)
+    answer_text = repair_scales(answer_text, read, language=language)
     if refused or unsupported_numbers(answer_text, read):
         yield finish(refusal_text(language), raw, True, [], llm.name)
         return

@@ -11,6 +11,8 @@ from __future__ import annotations
 import re
 from typing import Sequence
 
+from .prompts import CJK_UNITS
+
 # Scale words after a number, in the languages the answers come in. "mil millones"
 # before "millones": alternatives are tried left to right.
 _WESTERN_SCALES = [
@@ -18,19 +20,19 @@ _WESTERN_SCALES = [
     (r"billions?|bn\b|milliarden?|mrd\b\.?|milliards?|miliard[oi]|bilh(?:ão|ões)|tỷ|млрд\.?|миллиард\w*", 10**9),
     (r"millions?|millionen|mio\b\.?|mill(?:ón|ones)|milion[ei]|milh(?:ão|ões)|triệu|млн\.?|миллион\w*", 10**6),
 ]
-_CJK_SCALES = {"億": 10**8, "亿": 10**8, "억": 10**8, "万": 10**4, "萬": 10**4, "만": 10**4}
+_CJK_SCALES = {**CJK_UNITS, "억": 10**8, "만": 10**4}  # the passages' units, and Korean answers'
 
-_NUMBER = r"\d+(?:[.,]\d+)*"
+NUMBER = r"\d+(?:[.,]\d+)*"  # 14.3, 14,3, 1,300,000, 1.300.000
 # Western words end where the word ends ("millionaire" is no scale); CJK units run on.
 _SCALE_WORD = "|".join(f"(?:{words})(?![^\\W\\d_])" for words, _ in _WESTERN_SCALES) + "|[" + "".join(_CJK_SCALES) + "]"
 # Groups: the number, the space after it, the scale word.
-_SCALED = re.compile(rf"(?<![\d.,])({_NUMBER})(\s*)({_SCALE_WORD})(?![\d億亿万萬])", re.IGNORECASE)
-_PLAIN = re.compile(rf"(?<![\d.,]){_NUMBER}")
+_SCALED = re.compile(rf"(?<![\d.,])({NUMBER})(\s*)({_SCALE_WORD})(?![\d億亿万萬])", re.IGNORECASE)
+_PLAIN = re.compile(rf"(?<![\d.,]){NUMBER}")
 # "between 1000 and 4000 million": the scale word after the range covers both ends.
 # Groups: the first number, the connector, the scale word (looked ahead, not consumed).
 _RANGE = re.compile(
-    rf"(?<![\d.,])({_NUMBER})(\s*(?:-|–|~|～|to|and|und|bis|et|à|y|a|e|và|đến|и|до)\s*)"
-    rf"(?={_NUMBER}\s*({_SCALE_WORD}))",
+    rf"(?<![\d.,])({NUMBER})(\s*(?:-|–|~|～|to|and|und|bis|et|à|y|a|e|và|đến|и|до)\s*)"
+    rf"(?={NUMBER}\s*({_SCALE_WORD}))",
     re.IGNORECASE,
 )
 
@@ -41,7 +43,7 @@ def parse_number(text: str) -> float:
     decimal point (answers come in languages that write either)."""
     if "," in text and "." in text:  # 1.300,5 / 1,300.5: the last separator is the decimal point
         point = max(text.rfind(","), text.rfind("."))
-        return float(_digits(text[:point]) + "." + text[point + 1 :])
+        return float(digits(text[:point]) + "." + text[point + 1 :])
     groups = re.split(r"[.,]", text)
     if len(groups) > 1 and all(len(g) == 3 for g in groups[1:]):
         return float("".join(groups))
@@ -59,7 +61,7 @@ def _scale_of(word: str) -> int:
     raise ValueError(word)
 
 
-def _digits(text: str) -> str:
+def digits(text: str) -> str:
     return re.sub(r"\D", "", text)
 
 
@@ -71,7 +73,7 @@ def stated_values(text: str) -> tuple[set[float], dict[str, set[float]]]:
     for match in _SCALED.finditer(text):
         value = parse_number(match.group(1)) * _scale_of(match.group(3))
         values.add(value)
-        by_digits.setdefault(_digits(match.group(1)), set()).add(value)
+        by_digits.setdefault(digits(match.group(1)), set()).add(value)
     for match in _PLAIN.finditer(text):
         values.add(parse_number(match.group(0)))
     return values, by_digits
@@ -98,9 +100,9 @@ def repair_scales(answer: str, sources: Sequence[str], *, language: str = "en") 
     known: set[float] = set()
     by_digits: dict[str, set[float]] = {}
     for source in sources:
-        values, digits = stated_values(source)
+        values, values_by_digits = stated_values(source)
         known |= values
-        for key, vals in digits.items():
+        for key, vals in values_by_digits.items():
             by_digits.setdefault(key, set()).update(vals)
 
     def repaired(number_text: str, scale_word: str) -> str:
@@ -108,7 +110,7 @@ def repair_scales(answer: str, sources: Sequence[str], *, language: str = "en") 
         value = parse_number(number_text) * scale
         if any(_close(value, k) for k in known):
             return number_text
-        meant = by_digits.get(_digits(number_text), set())
+        meant = by_digits.get(digits(number_text), set())
         if len(meant) != 1:
             return number_text
         number = next(iter(meant)) / scale

@@ -40,7 +40,7 @@ Answer in English: Anna Berg (アンナ・ベルク), who founded Lumex in 2015,
 
 # 143億 / 1000万 / 16万5000 / 2亿: digits, a 億 or 万 unit, optional digits after it.
 _CJK_NUMBER = re.compile(r"(\d{1,3}(?:,\d{3})+|\d+(?:\.\d+)?)\s*([億亿万萬])(\d{1,4}(?:,\d{3})?)?(?![\d億亿万萬])")
-_CJK_UNITS = {"億": 10**8, "亿": 10**8, "万": 10**4, "萬": 10**4}
+CJK_UNITS = {"億": 10**8, "亿": 10**8, "万": 10**4, "萬": 10**4}
 
 
 def western_number(value: float) -> str:
@@ -90,7 +90,7 @@ def annotate_cjk_numbers(text: str) -> str:
     """"143億ドル" -> "143億(=14.3 billion)ドル": the Western reading beside the number."""
 
     def repl(match: re.Match) -> str:
-        value = float(match.group(1).replace(",", "")) * _CJK_UNITS[match.group(2)]
+        value = float(match.group(1).replace(",", "")) * CJK_UNITS[match.group(2)]
         if match.group(3):
             value += float(match.group(3).replace(",", ""))
         return f"{match.group(0)}(={western_number(value)})"  # strip_annotations undoes it
