@@ -96,3 +96,55 @@ def test_run_gold_eval_with_fakes(tmp_path, articles, config, fake_embedder, mon
     assert m["answer_accuracy"] == 1.0 and m["recall_at_5"] == 1.0
     assert set(report["per_language"]) == {"fr", "en"}
     assert report["items"][0]["citations"]
+
+
+def test_replay_reproduces_a_run_and_shows_what_a_change_does(tmp_path, articles, config, fake_embedder, monkeypatch):
+    import rag.embeddings
+    from eval.replay import replay_gold_eval
+
+    monkeypatch.setattr(rag.embeddings, "get_embedder", lambda *, config: fake_embedder)
+    items = [
+        {"id": "q1", "question": "Shengjia Zhao scientifique en chef, nommé quand ?", "answers": [["29 juillet"]],
+         "sources": ["fr_zhang"], "answerable": True, "lang": "fr"},
+        {"id": "q2", "question": "Who won the World Cup?", "answers": [], "sources": [], "answerable": False, "lang": "en"},
+    ]
+
+    def reply(messages):
+        return "NOT FOUND" if "World Cup" in messages[-1]["content"] else "Le 29 juillet [1]."
+
+    recorded = run_gold_eval(items, config=config, seeds=[articles], llm=FakeLLM(reply))
+    replayed = replay_gold_eval(recorded, items, config=config, seeds=[articles])
+    quality = [k for k in METRIC_KEYS if not k.startswith("latency")]
+    assert {k: replayed["metrics"][k] for k in quality} == {k: recorded["metrics"][k] for k in quality}
+    assert replayed["replay"] == {"changed": [], "retrieval_changed": [], "questions_not_in_report": []}
+    assert [r["answer"] for r in replayed["items"]] == [r["answer"] for r in recorded["items"]]
+
+    # A recorded answer with a figure no passage states is refused by the current checks.
+    recorded["items"][0]["raw_answer"] = "Le 29 juillet 1999 [1]."
+    replayed = replay_gold_eval(recorded, items, config=config, seeds=[articles])
+    assert replayed["metrics"]["answer_accuracy"] == 0.0
+    assert [c["id"] for c in replayed["replay"]["changed"]] == ["q1"]
+    assert replayed["replay"]["changed"][0]["refused"] == [False, True]
+
+
+def test_replay_llm_finds_the_question_in_each_prompt():
+    from eval.replay import ReplayLLM
+    from rag.prompts import build_follow_up_messages, build_messages
+
+    records = [{"question": "And when did he join?", "raw_answer": "In 2021 [1].", "backend": "local"},
+               {"question": "Who won the World Cup?", "raw_answer": "", "backend": "retrieval-gate"}]
+    llm = ReplayLLM(records)
+    history = [("Who is Ruoming Pang?", "An engineer [1].")]
+
+    def said(messages):
+        return "".join(llm.stream(messages, max_tokens=10, temperature=0.0))
+
+    # The earlier question is in the prompt too; the one asked is what counts.
+    for insist in (False, True):
+        assert said(build_messages("And when did he join?", [], language="en", history=history,
+                                   insist=insist)) == "In 2021 [1]."
+    assert said(build_follow_up_messages("And when did he join?", history)) == "yes"
+    assert said(build_follow_up_messages("Who won the World Cup?", history)) == "no"
+    assert said(build_messages("Who won the World Cup?", [], language="en")) == "NOT FOUND"
+    assert said(build_messages("Something else?", [], language="en")) == "NOT FOUND"
+    assert llm.unknown == ["Something else?"]
