@@ -52,6 +52,9 @@ def retrieval_note(answer, config) -> str:
     for other articles (README, "Calibrating the refusal gate")."""
     # answer.best_score, not a hit's score: with BM25 fused in, hits carry fusion scores.
     best = answer.best_score
+    if answer.backend == "year-gate":
+        return (f"(refused before the model ran: the question names a year that none of the passages mentions; "
+                f"best retrieval score {best:.3f})")
     if answer.backend == "retrieval-gate":
         return (f"(refused before the model ran: best retrieval score {best:.3f} < RAG_MIN_SCORE "
                 f"{config.min_score:g})")

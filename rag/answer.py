@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import time
+import unicodedata
 from dataclasses import dataclass, field
 from typing import Iterator, Sequence
 
@@ -23,6 +24,8 @@ from .prompts import NOT_FOUND, annotate_cjk_numbers, build_messages, strip_anno
 from .retrieval import Hit, retrieve, select_passages
 
 MAX_QUESTION_CHARS = 2000
+# Answer.backend of refusals decided before any model ran.
+RETRIEVAL_GATE, YEAR_GATE = "retrieval-gate", "year-gate"
 
 
 class EmptyIndexError(RuntimeError):
@@ -198,6 +201,60 @@ def unsupported_numbers(answer: str, sources: Sequence[str]) -> list[str]:
     return sorted({key for key in _number_keys(answer) if len(key) >= 2 and key not in known})
 
 
+_CLAUSE_COMMAS = ",，、"
+_SENTENCE_ENDS = ".。!！?？\n"
+
+
+def drop_unsupported_asides(answer: str, sources: Sequence[str]) -> str:
+    """Remove the asides that hold an invented figure: a clause set off by commas or a
+    parenthesis ("Alexandr Wang, who founded Scale AI in 2015, was 28 [2]" -> "Alexandr
+    Wang was 28 [2]"). The 1.5B model decorates right answers with a year from memory,
+    and the invented-number check then refused the whole answer. A figure in the main
+    clause is left, so the check still refuses an answer that rests on it."""
+    for key in unsupported_numbers(answer, sources):
+        for match in _NUMBER.finditer(answer):
+            if (digits(match.group()).lstrip("0") or "0") != key:
+                continue
+            span = _aside_around(answer, match.start(), match.end())
+            if span:
+                answer = answer[: span[0]] + answer[span[1] :]
+                break
+    answer = re.sub(r"[ \t]{2,}", " ", answer)
+    return re.sub(r"[ \t]+([.,;:!?。！？、，])", r"\1", answer).strip()
+
+
+def _aside_around(text: str, start: int, end: int) -> tuple[int, int] | None:
+    """The span to cut for an aside holding text[start:end]: "(...)" with the space
+    before it, or ", ...," with both commas (the sentence reads on without it)."""
+    open_paren, close_paren = text.rfind("(", 0, start), text.find(")", end)
+    if open_paren != -1 and close_paren != -1 and not re.search(r"[()\n]", text[open_paren + 1 : start] + text[end:close_paren]):
+        return (open_paren - 1 if open_paren and text[open_paren - 1] == " " else open_paren), close_paren + 1
+    before = max((text.rfind(c, 0, start) for c in _CLAUSE_COMMAS + _SENTENCE_ENDS), default=-1)
+    after = min((i for i in (text.find(c, end) for c in _CLAUSE_COMMAS + _SENTENCE_ENDS) if i != -1), default=-1)
+    if before == -1 or after == -1 or text[before] not in _CLAUSE_COMMAS or text[after] not in _CLAUSE_COMMAS:
+        return None  # not between two commas of one sentence: the figure is in the main clause
+    return before, after + 1  # both commas go: "Wang, who founded it in 2015, was 28" -> "Wang was 28"
+
+
+# A year the question is pinned to: 1900-2099, not part of a longer number or a figure.
+_YEAR = re.compile(r"(?<![\d.,])(19\d\d|20\d\d)(?![\d]|[.,]\d)")
+
+
+def years_not_in_passages(question: str, passages: Sequence[str]) -> list[str]:
+    """Years the question names that none of ``passages`` (what the model would read)
+    mentions. Such a question is about another time than the articles ("Apple's revenue
+    in fiscal 2024", "the 2023 Nobel Prize"): passages of the right subject clear the
+    retrieval gate, and the 1.5B model answered them with a figure or name of another
+    sentence. Years only: other figures are often rounded or converted in questions
+    ("the 14 billion investment" for 143億ドル), years are written the same in every
+    language and script (2024年, năm 2024)."""
+    def years(text: str) -> set[str]:
+        return set(_YEAR.findall(unicodedata.normalize("NFKC", text)))  # ２０２４ -> 2024
+
+    known = set().union(*(years(p) for p in passages)) if passages else set()
+    return sorted(years(question) - known)
+
+
 def strip_refusal_marker(text: str) -> str:
     return re.sub(r"\s*NOT[ _]?FOUND\.?\s*", " ", text).strip()
 
@@ -333,7 +390,11 @@ def ask_stream(question: str, *, config: RAGConfig | None = None, history=None,
 
     if not passages or gate_score < config.min_score:
         timings["generate"] = 0.0
-        yield finish(refusal_text(language), "", True, [], "retrieval-gate")
+        yield finish(refusal_text(language), "", True, [], RETRIEVAL_GATE)
+        return
+    if years_not_in_passages(question, [p.passage_text() for p in passages]):
+        timings["generate"] = 0.0
+        yield finish(refusal_text(language), "", True, [], YEAR_GATE)
         return
 
     if config.llm == "extractive":
@@ -368,6 +429,7 @@ def ask_stream(question: str, *, config: RAGConfig | None = None, history=None,
     timings["generate"] = time.perf_counter() - t0
     answer_text = strip_invented_spellings(strip_refusal_marker(raw), read)
     answer_text = repair_scales(answer_text, read, language=language)
+    answer_text = drop_unsupported_asides(answer_text, read)
     if refused or unsupported_numbers(answer_text, read):
         yield finish(refusal_text(language), raw, True, [], llm.name)
         return

@@ -119,4 +119,39 @@ def repair_scales(answer: str, sources: Sequence[str], *, language: str = "en") 
         return _format(number, language in DECIMAL_COMMA_LANGUAGES)
 
     answer = _RANGE.sub(lambda m: repaired(m.group(1), m.group(3)) + m.group(2), answer)
-    return _SCALED.sub(lambda m: repaired(m.group(1), m.group(3)) + m.group(2) + m.group(3), answer)
+    answer = _SCALED.sub(lambda m: repaired(m.group(1), m.group(3)) + m.group(2) + m.group(3), answer)
+    return _repair_spelled_out(answer, known, by_digits)
+
+
+def _significant(digit_text: str) -> str:
+    return digit_text.lstrip("0").rstrip("0")
+
+
+# A plain number of four digits or more, not followed by a scale word (those are above).
+_SPELLED_OUT = re.compile(rf"(?<![\d.,])\d{{1,3}}(?:([.,\s\u202f])\d{{3}})+(?![\d.,]\d)(?!\s*(?:{_SCALE_WORD}))"
+                          rf"|(?<![\d.,])\d{{4,}}(?![\d.,]\d)(?!\s*(?:{_SCALE_WORD}))", re.IGNORECASE)
+
+
+def _repair_spelled_out(answer: str, known: set[float], by_digits: dict[str, set[float]]) -> str:
+    """"130,000 GPU" for a passage's 130万(=1.3 million): the model read 万 as a
+    thousand. A plain number whose value no passage states, but whose significant
+    digits are those of exactly one scaled passage figure, becomes that figure's value,
+    written with the answer's own thousands separator."""
+
+    def repl(match: re.Match) -> str:
+        text = match.group(0)
+        value = float(digits(text))
+        if not match.group(1) and 1900 <= value < 2100:
+            return text  # a year
+        if any(_close(value, k) for k in known):
+            return text
+        meant = {v for key, vals in by_digits.items() if _significant(key) == _significant(digits(text)) for v in vals}
+        if len(meant) != 1:
+            return text
+        number = int(round(next(iter(meant))))
+        if number == value or number != next(iter(meant)):
+            return text
+        separator = match.group(1) or ""
+        return f"{number:,}".replace(",", separator)
+
+    return _SPELLED_OUT.sub(repl, answer)

@@ -355,3 +355,51 @@ def test_unmarked_answer_cites_the_passage_with_its_names_not_its_language():
     # Without names in common, the most shared words decide, then the rank.
     assert check_citations("Ils ont présenté la proposition.", hits)[1] == [0]
     assert check_citations("Oui.", hits)[1] == [0]
+
+
+def test_years_not_in_passages():
+    from rag.answer import years_not_in_passages
+
+    passages = ["2021年にアルファベットからアップルに加わった。", "Le 29 juillet 2025, Meta a nommé Shengjia Zhao."]
+    assert years_not_in_passages("When did Pang join Apple in 2021?", passages) == []
+    assert years_not_in_passages("苹果公司2024财年的总营收是多少?", passages) == ["2024"]
+    assert years_not_in_passages("Ai đã đoạt giải Nobel Văn học năm 2023 và 2025?", passages) == ["2023"]
+    assert years_not_in_passages("Was geschah im Jahr ２０２１?", passages) == []  # full-width digits
+    # Figures that are no years, and years inside longer numbers, are left to the model.
+    assert years_not_in_passages("Who earns 1,999,000 or 20235 dollars, or 2,024.5?", passages) == []
+    assert years_not_in_passages("What did Meta pay?", []) == []
+
+
+def test_question_pinned_to_a_year_no_passage_mentions_is_refused_without_the_model(indexed, config, fake_embedder):
+    llm = FakeLLM("Pang joined Apple from Alphabet [1].")
+    answer = ask("Where did Ruoming Pang work in 2019?", config=config, store=indexed, embedder=fake_embedder, llm=llm)
+    assert answer.refused and answer.backend == "year-gate" and llm.calls == [] and answer.citations == []
+    assert answer.text == refusal_text("en")
+    # The year the articles state goes through to the model.
+    answer = ask("Where did Ruoming Pang work before 2021?", config=config, store=indexed, embedder=fake_embedder, llm=llm)
+    assert not answer.refused and len(llm.calls) == 1
+
+
+@pytest.mark.parametrize("answer, kept", [
+    ("Alexandr Wang (アレクサンドル・ワン), who founded Scale AI in 2015, was 28 [2]. Meta took 49% [1].",
+     "Alexandr Wang (アレクサンドル・ワン) was 28 [2]. Meta took 49% [1]."),
+    ("Wang (born 1997) was 28 [1].", "Wang was 28 [1]."),
+    ("王28岁，2015年创立公司，加入了Meta [1]。", "王28岁加入了Meta [1]。"),
+    # In the main clause the figure is the answer itself: left for the check to refuse.
+    ("He joined Apple in 2015 [1].", "He joined Apple in 2015 [1]."),
+    ("Meta paid 100 dollars, then 49% [1].", "Meta paid 100 dollars, then 49% [1]."),
+    # Supported figures in an aside stay.
+    ("Wang, aged 28, leads the lab [1].", "Wang, aged 28, leads the lab [1]."),
+])
+def test_drop_unsupported_asides(answer, kept):
+    from rag.answer import drop_unsupported_asides
+
+    assert drop_unsupported_asides(answer, ["Wang, 28歳, 49%の株式"]) == kept
+
+
+def test_an_invented_year_in_an_aside_is_dropped_not_the_answer(indexed, config, fake_embedder):
+    llm = FakeLLM("Pang, who studied until 2011, came from Alphabet [1].")
+    answer = ask("Where did Ruoming Pang work before Apple?", config=config, store=indexed,
+                 embedder=fake_embedder, llm=llm)
+    assert not answer.refused and answer.text == "Pang came from Alphabet [1]."
+    assert "2011" in answer.raw_text  # the model's own words are kept for inspection

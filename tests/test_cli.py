@@ -58,3 +58,10 @@ def test_errors_are_one_line_and_exit_1(scripted, capsys):
     scripted(error=ValueError("The question is empty."))
     assert main(["   "]) == 1
     assert capsys.readouterr().err.strip() == "error: The question is empty."
+
+
+def test_a_refusal_by_the_year_gate_says_why(scripted, capsys):
+    scripted(_answer(refused=True, backend="year-gate"))
+    assert main(["What was Apple's revenue in 2024?"]) == 0
+    err = capsys.readouterr().err
+    assert "refused before the model ran: the question names a year that none of the passages mentions" in err

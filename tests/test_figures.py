@@ -63,3 +63,29 @@ def test_a_range_shares_its_scale_word():
     assert repair_scales("from 10 to 40 million [1]", passages) == "from 10 to 40 million [1]"
     # A year before "and" is no end of the range: its digits stand for no passage figure.
     assert repair_scales("in 2021 and 4000 million", passages) == "in 2021 and 40 million"
+
+
+GPU_PASSAGES = [annotate_cjk_numbers("MetaはNvidiaのGPUを130万個以上備える大規模な施設を2026年に建設する。"),
+                "Meta a embauché 45 chercheurs et payé 2 millions."]
+
+
+@pytest.mark.parametrize("answer, repaired", [
+    # 130万 read as 130 thousand: the value of the passage, in the answer's own separators.
+    ("Incluirá 130,000 GPU de Nvidia [1].", "Incluirá 1,300,000 GPU de Nvidia [1]."),
+    ("Es wird 130.000 GPUs haben [1].", "Es wird 1.300.000 GPUs haben [1]."),
+    ("Il aura 130 000 GPU [1].", "Il aura 1 300 000 GPU [1]."),
+    # Stated values, years, and numbers whose digits match no scaled figure stay.
+    ("Incluirá 1.300.000 GPU [1].", "Incluirá 1.300.000 GPU [1]."),
+    ("En 2026 [1], con 1300 GPU.", "En 2026 [1], con 1300000 GPU."),
+    ("Built in 2013 [1].", "Built in 2013 [1]."),
+    ("It has 45,000 GPUs [1].", "It has 45,000 GPUs [1]."),
+    ("Es wird 130.000 Millionen kosten [1].", "Es wird 130.000 Millionen kosten [1]."),
+])
+def test_a_cjk_figure_read_as_thousands_gets_the_passages_value(answer, repaired):
+    assert repair_scales(answer, GPU_PASSAGES, language="es") == repaired
+
+
+def test_spelled_out_repair_needs_a_single_meaning():
+    # 2 millions (plain passage) and 2万 both have the digits "2": ambiguous, left alone.
+    passages = [annotate_cjk_numbers("年収は2万ドル。"), "Il a payé 2 millions."]
+    assert repair_scales("He earned 2,000 dollars [1].", passages) == "He earned 2,000 dollars [1]."
