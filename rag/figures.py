@@ -22,7 +22,9 @@ _WESTERN_SCALES = [
 ]
 _CJK_SCALES = {**CJK_UNITS, "억": 10**8, "만": 10**4}  # the passages' units, and Korean answers'
 
-NUMBER = r"\d+(?:[.,]\d+)*"  # 14.3, 14,3, 1,300,000, 1.300.000
+# 14.3, 14,3, 1,300,000, 1.300.000, and 1 000 (French and others group thousands with a
+# space: "plus de 1 000 milliards" read as 1 and 000 made 1 000 billion look invented).
+NUMBER = r"(?<!\d)\d{1,3}(?:[ \u00a0\u202f]\d{3})+(?!\d)|\d+(?:[.,]\d+)*"
 # Western words end where the word ends ("millionaire" is no scale); CJK units run on.
 _SCALE_WORD = "|".join(f"(?:{words})(?![^\\W\\d_])" for words, _ in _WESTERN_SCALES) + "|[" + "".join(_CJK_SCALES) + "]"
 # Groups: the number, the space after it, the scale word.
@@ -40,7 +42,8 @@ _RANGE = re.compile(
 def parse_number(text: str) -> float:
     """'14.3' / '14,3' -> 14.3; '1,300,000' / '1.300.000' / '65,000' -> integer.
     A separator followed by exactly three digits groups thousands; otherwise it is the
-    decimal point (answers come in languages that write either)."""
+    decimal point (answers come in languages that write either). Spaces group thousands."""
+    text = re.sub(r"[ \u00a0\u202f]", "", text)
     if "," in text and "." in text:  # 1.300,5 / 1,300.5: the last separator is the decimal point
         point = max(text.rfind(","), text.rfind("."))
         return float(digits(text[:point]) + "." + text[point + 1 :])
@@ -110,6 +113,8 @@ def repair_scales(answer: str, sources: Sequence[str], *, language: str = "en") 
         value = parse_number(number_text) * scale
         if any(_close(value, k) for k in known):
             return number_text
+        # The same digits only: matching significant digits ("1 tỷ" for 1 000 milliards)
+        # rewrote right figures on the gold set, since the 1 and 10 families are everywhere.
         meant = by_digits.get(digits(number_text), set())
         if len(meant) != 1:
             return number_text
@@ -145,8 +150,9 @@ def _repair_spelled_out(answer: str, known: set[float], by_digits: dict[str, set
             return text  # a year
         if any(_close(value, k) for k in known):
             return text
-        meant = {v for key, vals in by_digits.items() if _significant(key) == _significant(digits(text)) for v in vals}
-        if len(meant) != 1:
+        wanted = _significant(digits(text))
+        meant = {v for key, vals in by_digits.items() if _significant(key) == wanted for v in vals}
+        if len(wanted) < 2 or len(meant) != 1:  # "1" or "2" alone would match too much
             return text
         number = int(round(next(iter(meant))))
         if number == value or number != next(iter(meant)):

@@ -79,6 +79,7 @@ GPU_PASSAGES = [annotate_cjk_numbers("MetaはNvidiaのGPUを130万個以上備�
     ("En 2026 [1], con 1300 GPU.", "En 2026 [1], con 1300000 GPU."),
     ("Built in 2013 [1].", "Built in 2013 [1]."),
     ("It has 45,000 GPUs [1].", "It has 45,000 GPUs [1]."),
+    # With a scale word it is the scale repair's, which wants the same digits.
     ("Es wird 130.000 Millionen kosten [1].", "Es wird 130.000 Millionen kosten [1]."),
 ])
 def test_a_cjk_figure_read_as_thousands_gets_the_passages_value(answer, repaired):
@@ -89,3 +90,22 @@ def test_spelled_out_repair_needs_a_single_meaning():
     # 2 millions (plain passage) and 2万 both have the digits "2": ambiguous, left alone.
     passages = [annotate_cjk_numbers("年収は2万ドル。"), "Il a payé 2 millions."]
     assert repair_scales("He earned 2,000 dollars [1].", passages) == "He earned 2,000 dollars [1]."
+
+
+def test_thousands_grouped_with_spaces_are_one_number():
+    passage = "d'autres proposent des systèmes avec plus de 1 000 milliards de paramètres, et 3 milliards sur l'appareil."
+    values, by_digits = stated_values(passage)
+    assert 1e12 in values and by_digits["1000"] == {1e12}
+    assert parse_number("1 000") == 1000 and parse_number("1\u202f300\u00a0000") == 1_300_000
+    # "1 000 tỷ" states the passage's value: neither invented nor repaired.
+    assert repair_scales("Đối thủ có hơn 1 000 tỷ tham số [1].", [passage], language="vi") == "Đối thủ có hơn 1 000 tỷ tham số [1]."
+    from rag.answer import unsupported_numbers
+
+    assert unsupported_numbers("more than 1 000 billion parameters [1]", [passage]) == []
+    assert repair_scales("Es sind 3 Milliarden [1].", [passage], language="de") == "Es sind 3 Milliarden [1]."
+
+
+def test_a_date_before_a_number_is_not_read_as_one_figure():
+    from rag.answer import unsupported_numbers
+
+    assert unsupported_numbers("Le 7 2025 ou en 2019 100 personnes [1].", ["7, 2025, 2019 et 100"]) == []
