@@ -237,7 +237,8 @@ def _aside_around(text: str, start: int, end: int) -> tuple[int, int] | None:
 
 
 # A year the question is pinned to: 1900-2099, not part of a longer number or a figure.
-_YEAR = re.compile(r"(?<![\d.,])(19\d\d|20\d\d)(?![\d]|[.,]\d)")
+# Decades ("the 1970s", "1970年代", "1970er") are no year the passages must repeat.
+_YEAR = re.compile(r"(?<![\d.,])(19\d\d|20\d\d)(?![\d]|[.,]\d|['’]?s\b|年代|er\b|-?ies\b)")
 
 
 def years_not_in_passages(question: str, passages: Sequence[str]) -> list[str]:

@@ -368,6 +368,7 @@ def test_years_not_in_passages():
     # Figures that are no years, and years inside longer numbers, are left to the model.
     assert years_not_in_passages("Who earns 1,999,000 or 20235 dollars, or 2,024.5?", passages) == []
     assert years_not_in_passages("What did Meta pay?", []) == []
+    assert years_not_in_passages("Which network led in the 1970s, or in the 1980年代?", passages) == []
 
 
 def test_question_pinned_to_a_year_no_passage_mentions_is_refused_without_the_model(indexed, config, fake_embedder):
