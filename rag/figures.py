@@ -77,6 +77,9 @@ def stated_values(text: str) -> tuple[set[float], dict[str, set[float]]]:
         value = parse_number(match.group(1)) * _scale_of(match.group(3))
         values.add(value)
         by_digits.setdefault(digits(match.group(1)), set()).add(value)
+        first_group = re.match(r"\d+(?=[ \u00a0\u202f]\d{3})", match.group(1))
+        if first_group:  # "1 000 milliards" read as "1": the model stopped at the space
+            by_digits.setdefault(first_group.group(0), set()).add(value)
     for match in _PLAIN.finditer(text):
         values.add(parse_number(match.group(0)))
     return values, by_digits

@@ -97,6 +97,8 @@ def test_thousands_grouped_with_spaces_are_one_number():
     values, by_digits = stated_values(passage)
     assert 1e12 in values and by_digits["1000"] == {1e12}
     assert parse_number("1 000") == 1000 and parse_number("1\u202f300\u00a0000") == 1_300_000
+    # "1 tỷ" (1 billion) for 1 000 milliards: the model stopped at the space.
+    assert repair_scales("Đối thủ có hơn 1 tỷ tham số [1].", [passage], language="vi") == "Đối thủ có hơn 1000 tỷ tham số [1]."
     # "1 000 tỷ" states the passage's value: neither invented nor repaired.
     assert repair_scales("Đối thủ có hơn 1 000 tỷ tham số [1].", [passage], language="vi") == "Đối thủ có hơn 1 000 tỷ tham số [1]."
     from rag.answer import unsupported_numbers
