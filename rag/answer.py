@@ -20,7 +20,8 @@ from .chunking import split_sentences
 from .config import RAGConfig
 from .figures import NUMBER, digits, repair_scales
 from .language import detect_language, refusal_text
-from .prompts import NOT_FOUND, annotate_cjk_numbers, build_messages, strip_annotations, strip_invented_spellings
+from .prompts import (NOT_FOUND, annotate_cjk_numbers, build_messages, mend_mixed_script_names, strip_annotations,
+                      strip_invented_spellings)
 from .retrieval import Hit, retrieve, select_passages
 
 MAX_QUESTION_CHARS = 2000
@@ -428,7 +429,7 @@ def ask_stream(question: str, *, config: RAGConfig | None = None, history=None,
             break
         insist, avoid = second_attempt(said_not_found, llm)
     timings["generate"] = time.perf_counter() - t0
-    answer_text = strip_invented_spellings(strip_refusal_marker(raw), read)
+    answer_text = mend_mixed_script_names(strip_invented_spellings(strip_refusal_marker(raw), read), read)
     answer_text = repair_scales(answer_text, read, language=language)
     answer_text = drop_unsupported_asides(answer_text, read)
     if refused or unsupported_numbers(answer_text, read):
