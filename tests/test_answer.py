@@ -50,6 +50,13 @@ def test_an_answer_without_markers_finds_its_figure_as_the_model_read_it():
     assert used == [1] and text.endswith("[1].")
 
 
+def test_an_answer_without_markers_finds_its_figure_by_value():
+    # "1,300,000" (a repaired 130万) shares no token with "130万(=1.3 million)", but its value.
+    hits = _hits("Meta achète des puces Nvidia, selon Meta.", "新しい施設は130万個のチップを備える。")
+    text, used = check_citations("Meta incluirá 1,300,000 GPU de Nvidia.", hits)
+    assert used == [1] and text.endswith("[1].")
+
+
 def test_renumber_splits_grouped_markers():
     assert renumber_citations("X [1, 2].", {1: 2, 2: 1}) == "X [2][1]."
     assert renumber_citations("X [7].", {}) == "X."
