@@ -54,13 +54,14 @@ class ReplayLLM:
         return record
 
     def stream(self, messages, *, max_tokens, temperature, avoid=()) -> Iterator[str]:
+        from rag.answer import RETRIEVAL_GATE
         from rag.prompts import FOLLOW_UP_SYSTEM_PROMPT
 
         user = messages[-1]["content"]
         if messages[0]["content"] == FOLLOW_UP_SYSTEM_PROMPT:
             match = _FOLLOW_UP_QUESTION.search(user)
             record = self._record(match.group(1)) if match else None
-            yield "no" if record and record["backend"] == "retrieval-gate" else "yes"
+            yield "no" if record and record["backend"] == RETRIEVAL_GATE else "yes"
             return
         match = _ANSWER_QUESTION.search(user)
         record = self._record(match.group(1)) if match else None
