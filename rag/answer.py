@@ -187,11 +187,16 @@ _NUMBER = re.compile(NUMBER)
 _SCALED = re.compile(r"(\d+(?:\.\d+)?) (billion|million)")
 
 
+def _number_key(number: str) -> str:
+    # Digits only, so 14.3 / 14,3 and 1,300,000 / 1.300.000 compare equal. Leading zeros
+    # dropped: 0,2 (a repaired "0,2 milliards") is the figure 2, not "02".
+    return digits(number).lstrip("0") or "0"
+
+
 def _number_keys(text: str) -> set[str]:
-    # Digits only, so 14.3 / 14,3 and 1,300,000 / 1.300.000 compare equal; the passages'
-    # CJK annotations (130万(=1.3 million)) supply the converted forms, spelled out too.
-    # Leading zeros dropped: 0,2 (a repaired "0,2 milliards") is the figure 2, not "02".
-    keys = {digits(n).lstrip("0") or "0" for n in _NUMBER.findall(text)}
+    # The passages' CJK annotations (130万(=1.3 million)) supply the converted forms,
+    # spelled out too.
+    keys = {_number_key(n) for n in _NUMBER.findall(text)}
     for number, scale in _SCALED.findall(text):
         keys.add(str(round(float(number) * (10**9 if scale == "billion" else 10**6))))
     return keys
@@ -219,14 +224,13 @@ def drop_unsupported_asides(answer: str, sources: Sequence[str]) -> str:
     clause is left, so the check still refuses an answer that rests on it."""
     for key in unsupported_numbers(answer, sources):
         for match in _NUMBER.finditer(answer):
-            if (digits(match.group()).lstrip("0") or "0") != key:
+            if _number_key(match.group()) != key:
                 continue
             span = _aside_around(answer, match.start(), match.end())
             if span:
                 answer = answer[: span[0]] + answer[span[1] :]
                 break
-    answer = re.sub(r"[ \t]{2,}", " ", answer)
-    return re.sub(r"[ \t]+([.,;:!?。！？、，])", r"\1", answer).strip()
+    return answer  # spacing is tidied with the markers (renumber_citations)
 
 
 def _aside_around(text: str, start: int, end: int) -> tuple[int, int] | None:

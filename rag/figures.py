@@ -157,10 +157,10 @@ def _repair_spelled_out(answer: str, known: set[float], by_digits: dict[str, set
         meant = {v for key, vals in by_digits.items() if _significant(key) == wanted for v in vals}
         if len(wanted) < 2 or len(meant) != 1:  # "1" or "2" alone would match too much
             return text
-        number = int(round(next(iter(meant))))
-        if number == value or number != next(iter(meant)):
+        number = next(iter(meant))
+        if number == value or not number.is_integer():
             return text
         separator = match.group(1) or ""
-        return f"{number:,}".replace(",", separator)
+        return f"{int(number):,}".replace(",", separator)
 
     return _SPELLED_OUT.sub(repl, answer)
