@@ -51,12 +51,15 @@ def retrieval_note(answer, config) -> str:
     """The best retrieval score against the gate, so RAG_MIN_SCORE can be calibrated
     for other articles (README, "Calibrating the refusal gate")."""
     # answer.best_score, not a hit's score: with BM25 fused in, hits carry fusion scores.
-    from rag.answer import RETRIEVAL_GATE, YEAR_GATE
+    from rag.answer import RETRIEVAL_GATE, VERSION_GATE, YEAR_GATE
 
     best = answer.best_score
     if answer.backend == YEAR_GATE:
         return (f"(refused before the model ran: the question names a year that none of the passages mentions; "
                 f"best retrieval score {best:.3f})")
+    if answer.backend == VERSION_GATE:
+        return (f"(refused before the model ran: the question names a version (\"iPhone 16\") that the passages "
+                f"never give that name; best retrieval score {best:.3f})")
     if answer.backend == RETRIEVAL_GATE:
         return (f"(refused before the model ran: best retrieval score {best:.3f} < RAG_MIN_SCORE "
                 f"{config.min_score:g})")

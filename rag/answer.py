@@ -12,7 +12,7 @@ import re
 import time
 import unicodedata
 from dataclasses import dataclass, field
-from typing import Iterator, Sequence
+from typing import Iterable, Iterator, Sequence
 
 import numpy as np
 
@@ -20,13 +20,14 @@ from .chunking import split_sentences
 from .config import RAGConfig
 from .figures import NUMBER, digits, repair_scales
 from .language import detect_language, refusal_text
+from .names import add_source_spellings
 from .prompts import (NOT_FOUND, annotate_cjk_numbers, build_messages, mend_mixed_script_names, strip_annotations,
                       strip_invented_spellings)
 from .retrieval import Hit, retrieve, select_passages
 
 MAX_QUESTION_CHARS = 2000
 # Answer.backend of refusals decided before any model ran.
-RETRIEVAL_GATE, YEAR_GATE = "retrieval-gate", "year-gate"
+RETRIEVAL_GATE, YEAR_GATE, VERSION_GATE = "retrieval-gate", "year-gate", "version-gate"
 
 
 class EmptyIndexError(RuntimeError):
@@ -266,8 +267,54 @@ def years_not_in_passages(question: str, passages: Sequence[str]) -> list[str]:
     return sorted(years(question) - known)
 
 
+# A product or version: a capitalised (or camel-case) Latin word and a small number,
+# "iPhone 16", "GPT-4", "Llama 4", "Series 10". Years are the year gate's.
+_VERSIONED_NAME = re.compile(r"(?<![A-Za-z])([A-Z][A-Za-z]+|[a-z]+[A-Z][A-Za-z]*)[ \-]?(\d{1,3})(?!\d|[.,]\d)")
+# "July 7" is a date, which passages may write "7 July".
+_MONTHS = {"jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "sept", "oct", "nov", "dec", "january",
+           "february", "march", "april", "june", "july", "august", "september", "october", "november",
+           "december", "januar", "februar", "märz", "mai", "juni", "juli", "oktober", "dezember"}
+
+
+def versions_not_in_articles(question: str, texts: Iterable[str]) -> list[str]:
+    """Versioned names in the question ("iPhone 16") whose name the articles use but
+    never with that number: the question is about another model than the articles
+    (gold es-08, the price of the iPhone 16 Pro, was answered with the $741 of an
+    Apple Watch Ultra 2). ``texts`` is every indexed chunk, not only the passages the
+    model reads: passages often shorten a name the article states once ("the Super
+    Bowl" in an article on Super Bowl 50). A name the articles don't have at all is not
+    judged: it may be translated or transliterated there."""
+    versions = _VERSIONED_NAME.findall(unicodedata.normalize("NFKC", question))
+    if not versions:
+        return []
+    text = unicodedata.normalize("NFKC", " ".join(texts))
+    missing = []
+    for name, number in versions:
+        if name.lower() in _MONTHS or re.fullmatch(r"[IVXLCDM]+", name):
+            continue  # a date, or a Roman numeral ("Super Bowl XXXIII 38 Jahre alt")
+        word = rf"(?<![A-Za-z]){re.escape(name)}(?![A-Za-z])"
+        if re.search(word, text, re.IGNORECASE) and not re.search(
+                word + rf"[ \-]?{number}(?!\d|[.,]\d)", text, re.IGNORECASE):
+            missing.append(f"{name} {number}")
+    return missing
+
+
 def strip_refusal_marker(text: str) -> str:
     return re.sub(r"\s*NOT[ _]?FOUND\.?\s*", " ", text).strip()
+
+
+def tidy_answer(raw: str, sources: Sequence[str], *, language: str) -> str:
+    """The model's answer after the checks that mend it against ``sources`` (what the
+    model read: passages, question, conversation), in this order:
+    the passages' katakana spelling beside a romanized name (names.py); spellings in
+    parentheses that no source has removed, katakana names ended in Chinese mended
+    (prompts.py); misread figures given the passages' value (figures.py); asides
+    holding a figure no source has cut. What is left may still state an invented
+    figure: ``unsupported_numbers`` judges that, and such an answer is refused."""
+    text = add_source_spellings(strip_refusal_marker(raw), sources)
+    text = mend_mixed_script_names(strip_invented_spellings(text, sources), sources)
+    text = repair_scales(text, sources, language=language)
+    return drop_unsupported_asides(text, sources)
 
 
 # -- asking ----------------------------------------------------------------------------
@@ -407,6 +454,10 @@ def ask_stream(question: str, *, config: RAGConfig | None = None, history=None,
         timings["generate"] = 0.0
         yield finish(refusal_text(language), "", True, [], YEAR_GATE)
         return
+    if versions_not_in_articles(question, (chunk.text for chunk in store.all_chunks())):
+        timings["generate"] = 0.0
+        yield finish(refusal_text(language), "", True, [], VERSION_GATE)
+        return
 
     if config.llm == "extractive":
         t0 = time.perf_counter()
@@ -438,9 +489,7 @@ def ask_stream(question: str, *, config: RAGConfig | None = None, history=None,
             break
         insist, avoid = second_attempt(said_not_found, llm)
     timings["generate"] = time.perf_counter() - t0
-    answer_text = mend_mixed_script_names(strip_invented_spellings(strip_refusal_marker(raw), read), read)
-    answer_text = repair_scales(answer_text, read, language=language)
-    answer_text = drop_unsupported_asides(answer_text, read)
+    answer_text = tidy_answer(raw, read, language=language)
     if refused or unsupported_numbers(answer_text, read):
         yield finish(refusal_text(language), raw, True, [], llm.name)
         return

@@ -136,7 +136,7 @@ def _significant(digit_text: str) -> str:
 
 
 # A plain number of four digits or more, not followed by a scale word (those are above).
-_SPELLED_OUT = re.compile(rf"(?<![\d.,])\d{{1,3}}(?:([.,\s\u202f])\d{{3}})+(?![\d.,]\d)(?!\s*(?:{_SCALE_WORD}))"
+_SPELLED_OUT = re.compile(rf"(?<![\d.,])\d{{1,3}}(?:([.,\u0020\u00a0\u202f])\d{{3}})+(?![\d.,]\d)(?!\s*(?:{_SCALE_WORD}))"
                           rf"|(?<![\d.,])\d{{4,}}(?![\d.,]\d)(?!\s*(?:{_SCALE_WORD}))", re.IGNORECASE)
 
 

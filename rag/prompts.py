@@ -81,7 +81,9 @@ def strip_invented_spellings(text: str, sources: Sequence[str]) -> str:
         name = _squeeze(match.group(1))
         if _squeeze(match.string[: match.start()]).endswith(name):
             return ""  # "Shengjia Zhao (Shengjia Zhao)": the name said twice
-        return match.group(0) if name and any(name in s for s in known) else ""
+        # "(Jack Lay, ジャック・ライ)": a guess beside the passage's spelling (rag/names.py)
+        parts = [_squeeze(part) for part in re.split(r"[,、]", match.group(1))]
+        return match.group(0) if any(p and any(p in s for s in known) for p in parts) else ""
 
     return _PARENTHESIS.sub(repl, text)
 

@@ -50,6 +50,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException  # noqa
 from .answer import (  # noqa: E402
     MAX_QUESTION_CHARS,
     RETRIEVAL_GATE,
+    VERSION_GATE,
     YEAR_GATE,
     Answer,
     Citation,
@@ -336,7 +337,7 @@ def _conversation(messages: list[ChatMessage]) -> tuple[str, list[dict]]:
 def _usage(question: str, history: list[dict], answer: Answer, top_k: int) -> dict:
     """Rough token counts: the question, history and passages in, the answer out."""
     prompt = approximate_token_count(question) + sum(approximate_token_count(m["content"]) for m in history)
-    if answer.backend not in (RETRIEVAL_GATE, YEAR_GATE, "extractive"):
+    if answer.backend not in (RETRIEVAL_GATE, YEAR_GATE, VERSION_GATE, "extractive"):
         prompt += 120 + sum(approximate_token_count(h.chunk.text) for h in answer.retrieved[:top_k])
     completion = approximate_token_count(answer.text)
     return {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion}

@@ -388,6 +388,32 @@ def test_question_pinned_to_a_year_no_passage_mentions_is_refused_without_the_mo
     assert not answer.refused and len(llm.calls) == 1
 
 
+def test_versions_not_in_articles():
+    from rag.answer import versions_not_in_articles
+
+    chunks = ["- 49mm Apple Watch Ultra 2:7%オフの741ドル", "新しいiPhoneおよびiPadアプリを開発できる", "GPT-4o et Llama-3"]
+    assert versions_not_in_articles("¿Cuál es el precio del iPhone 16 Pro?", chunks) == ["iPhone 16"]
+    assert versions_not_in_articles("Was kostet die Apple Watch Ultra 2?", chunks) == []
+    assert versions_not_in_articles("Qu'a dit Meta sur Llama 4 ?", chunks) == ["Llama 4"]
+    assert versions_not_in_articles("Et Llama 3 ?", chunks) == []  # "Llama-3" in the article
+    # A name the articles don't use may be translated there: not judged.
+    assert versions_not_in_articles("Who won Super Bowl 50?", ["第50届超级碗"]) == []
+    # Dates, years and longer figures are not versions.
+    assert versions_not_in_articles("What happened on July 7?", ["Le 7 July, Meta a recruté.", "In July"]) == []
+    assert versions_not_in_articles("Wer war beim Super Bowl XXXIII 38 Jahre alt?", ["Super Bowl XXXIII"]) == []
+    assert versions_not_in_articles("What did the iPhone sell in 2024 or 1,500 units?", chunks) == []
+
+
+def test_question_about_a_version_the_passages_never_name_is_refused_without_the_model(
+        indexed, config, fake_embedder):
+    # The articles say "Scale AI" but never "Scale AI 2".
+    llm = FakeLLM("Pang joined Apple from Alphabet [1].")
+    answer = ask("Did Ruoming Pang build Scale AI 2?", config=config, store=indexed, embedder=fake_embedder, llm=llm)
+    assert answer.refused and answer.backend == "version-gate" and llm.calls == [] and answer.citations == []
+    answer = ask("Did Ruoming Pang work on Scale AI?", config=config, store=indexed, embedder=fake_embedder, llm=llm)
+    assert not answer.refused and len(llm.calls) == 1
+
+
 @pytest.mark.parametrize("answer, kept", [
     ("Alexandr Wang (アレクサンドル・ワン), who founded Scale AI in 2015, was 28 [2]. Meta took 49% [1].",
      "Alexandr Wang (アレクサンドル・ワン) was 28 [2]. Meta took 49% [1]."),
@@ -411,3 +437,12 @@ def test_an_invented_year_in_an_aside_is_dropped_not_the_answer(indexed, config,
                  embedder=fake_embedder, llm=llm)
     assert not answer.refused and answer.text == "Pang came from Alphabet [1]."
     assert "2011" in answer.raw_text  # the model's own words are kept for inspection
+
+
+def test_a_romanized_name_gets_the_passages_katakana_spelling(indexed, config, fake_embedder):
+    # The Japanese passage writes Ruoming Pang only as ルオミン・パン; the model's guess
+    # "Ruomin Pan" keeps the source's spelling beside it, and its invented one goes.
+    every_chunk = config.replace(top_k=config.candidates, passage_tokens=0)
+    answer = ask("Who is leaving Apple for Meta?", config=every_chunk, store=indexed, embedder=fake_embedder,
+                 llm=FakeLLM("Ruomin Pan (Румин Пан) is leaving Apple [1]."))
+    assert not answer.refused and answer.text == "Ruomin Pan (ルオミン・パン) is leaving Apple [1]."

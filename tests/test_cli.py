@@ -60,6 +60,12 @@ def test_errors_are_one_line_and_exit_1(scripted, capsys):
     assert capsys.readouterr().err.strip() == "error: The question is empty."
 
 
+def test_a_refusal_by_the_version_gate_says_why(scripted, capsys):
+    scripted(_answer(refused=True, backend="version-gate"))
+    assert main(["How much is the iPhone 16 Pro?"]) == 0
+    assert "refused before the model ran: the question names a version" in capsys.readouterr().err
+
+
 def test_a_refusal_by_the_year_gate_says_why(scripted, capsys):
     scripted(_answer(refused=True, backend="year-gate"))
     assert main(["What was Apple's revenue in 2024?"]) == 0

@@ -81,6 +81,8 @@ GPU_PASSAGES = [annotate_cjk_numbers("MetaはNvidiaのGPUを130万個以上備�
     ("It has 45,000 GPUs [1].", "It has 45,000 GPUs [1]."),
     # With a scale word it is the scale repair's, which wants the same digits.
     ("Es wird 130.000 Millionen kosten [1].", "Es wird 130.000 Millionen kosten [1]."),
+    # A line break is no thousands separator (the invented-number check reads it so too).
+    ("Il aura 130\n000 GPU [1].", "Il aura 130\n000 GPU [1]."),
 ])
 def test_a_cjk_figure_read_as_thousands_gets_the_passages_value(answer, repaired):
     assert repair_scales(answer, GPU_PASSAGES, language="es") == repaired

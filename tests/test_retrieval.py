@@ -160,3 +160,26 @@ def test_select_passages_skips_overlapping_windows_of_one_article():
     chosen = select_passages([first, overlapping, other_doc, later], 3, max_tokens=2,
                              count_tokens=approximate_token_count)
     assert [(h.chunk.doc_id, h.passage_text()) for h in chosen] == [("d", "Three c."), ("e", "Three c."), ("d", "Four d.")]
+
+
+def test_a_chunk_ranked_for_a_sentence_a_better_chunk_has_is_left_out(tmp_path, config, store):
+    # Two overlapping chunks of one article hold the same best sentence: listing both
+    # would push another place out of the top.
+    from rag.indexing import ingest_paths
+    from conftest import FakeTermEmbedder
+    from rag.retrieval import best_sentence_place
+
+    embedder = FakeTermEmbedder()
+    text = " ".join(f"Filler sentence number {w} here." for w in ("one", "two", "three", "four")) + \
+        " Pang joined Apple in 2021. " + " ".join(f"More filler {w} words." for w in ("five", "six", "seven"))
+    (tmp_path / "a.txt").write_text(text, encoding="utf-8")
+    (tmp_path / "b.txt").write_text("Pang left Apple for Meta.", encoding="utf-8")
+    small = config.replace(chunk_tokens=20, chunk_overlap_tokens=12)
+    ingest_paths([tmp_path], config=small, store=store, embedder=embedder)
+    holding = [c for c in store.all_chunks() if "Pang joined Apple in 2021." in c.text]
+    assert len(holding) >= 2  # the sentence is in more than one chunk
+    result = retrieve(["when Pang joined Apple"], store=store, embedder=embedder, config=small)
+    places = [best_sentence_place(h) for h in result.hits]
+    assert len(places) == len(set(places))
+    assert sum("Pang joined Apple in 2021." in h.chunk.text for h in result.hits[:1]) == 1
+    assert any(h.chunk.doc_id == "b" for h in result.hits[:2])
