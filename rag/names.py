@@ -110,7 +110,7 @@ def matching_katakana_name(latin: str, names: Sequence[str]) -> str | None:
                     reverse=True)
     if not scored or scored[0][0] < MIN_SIMILARITY:
         return None
-    if len(scored) > 1 and scored[0][0] - scored[1][0] < MIN_MARGIN and scored[1][1] != scored[0][1]:
+    if len(scored) > 1 and scored[0][0] - scored[1][0] < MIN_MARGIN:
         return None
     return scored[0][1]
 
