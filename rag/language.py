@@ -111,3 +111,54 @@ def language_name(code: str) -> str:
 
 def refusal_text(code: str) -> str:
     return REFUSALS.get(code, REFUSALS["en"])
+
+
+# "According to the French article", "据法语报道", "Theo bài báo tiếng Trung": a question
+# that names the language of the article it is about. Each language's name (stems, in
+# the question languages of the gold set) ...
+_LANGUAGE_NAMES = {
+    "en": r"english|anglais|englisch\w*|ingl[eé]s\w*|inglese|tiếng anh|英語|英语|英文|영어|английск\w*",
+    "fr": r"french|fran[cç]ais\w*|franz[oö]sisch\w*|franc[eé]s\w*|francese|tiếng pháp|フランス語|法语|法語|法文|프랑스어|французск\w*",
+    "de": r"german|allemand\w*|deutsch(?:e[nmrs]?)?\b|alem[aá]n\w*|tedesc\w*|tiếng đức|ドイツ語|德语|德語|德文|독일어|немецк\w*",
+    "es": r"spanish|espagnol\w*|spanisch\w*|español\w*|spagnol\w*|espanhol\w*|tiếng tây ban nha|スペイン語|西班牙语|西班牙文|스페인어|испанск\w*",
+    "it": r"italian|italien\w*|italiano|italiana|tiếng ý|イタリア語|意大利语|意大利文|이탈리아어|итальянск\w*",
+    "pt": r"portuguese|portugais\w*|portugiesisch\w*|portugu[eê]s\w*|portoghese|tiếng bồ đào nha|ポルトガル語|葡萄牙语|포르투갈어|португальск\w*",
+    "ru": r"russian|russe|russisch\w*|ruso|russo|tiếng nga|ロシア語|俄语|俄文|러시아어|русск\w*",
+    "ja": r"japanese|japonais\w*|japanisch\w*|japon[eé]s\w*|giappones\w*|tiếng nhật|日本語|日语|日文|일본어|японск\w*",
+    "zh": r"chinese|chinois\w*|chinesisch\w*|chin[oa]|cines[ei]|chinês\w*|tiếng trung|中国語|中国语|中文|汉语|漢語|중국어|китайск\w*",
+    "ko": r"korean|cor[ée]en\w*|koreanisch\w*|corean[oa]|tiếng hàn|韓国語|韩语|韓語|韩文|한국어|корейск\w*",
+    "vi": r"vietnamese|vietnamien\w*|vietnamesisch\w*|vietnamit[ao]|tiếng việt|ベトナム語|越南语|베트남어|вьетнамск\w*",
+}
+# ... next to a word for an article or report, so "the French government" or "le
+# gouvernement chinois" name no article language.
+_ARTICLE_WORDS = (r"articles?|artikel\w*|art[ií]culos?|articol[oi]|artigos?|bài báo|bài viết|báo|reports?|bericht\w*|"
+                  r"reportage|informe|rapport|presse|press|news|nouvelle|text[eo]?s?|version|source|quelle|fonte|fuente|"
+                  r"記事|報道|报道|報告|报告|文章|新闻|新聞|기사|보도|стать\w*|сообщени\w*")
+_NEAR = 20  # characters between the two: "l'article chinois", "the article written in Chinese"
+
+
+def _words(alternatives: str) -> re.Pattern:
+    # Latin and Cyrillic names are whole words ("russe" is not "Russell"); CJK ones run
+    # on into the next character (据法语报道).
+    spaced, cjk = [], []
+    for alternative in alternatives.split("|"):
+        (cjk if _KANA.search(alternative) or _HAN.search(alternative) or _HANGUL.search(alternative)
+         else spaced).append(alternative)
+    parts = [rf"(?<![^\W\d_])(?:{'|'.join(spaced)})(?![^\W\d_])"] + ([f"(?:{'|'.join(cjk)})"] if cjk else [])
+    return re.compile("|".join(parts), re.IGNORECASE)
+
+
+_LANGUAGE_NAME_RE = {code: _words(names) for code, names in _LANGUAGE_NAMES.items()}
+_ARTICLE_WORD_RE = _words(_ARTICLE_WORDS)
+
+
+def named_article_language(question: str) -> str | None:
+    """The language of the article a question says it is about ("l'article chinois",
+    "据法语报道" -> "fr"), or None when it names none, or several."""
+    articles = [m.span() for m in _ARTICLE_WORD_RE.finditer(question)]
+    if not articles:
+        return None
+    named = {code for code, pattern in _LANGUAGE_NAME_RE.items()
+             for m in pattern.finditer(question)
+             if any(max(start - m.end(), m.start() - end) <= _NEAR for start, end in articles)}
+    return named.pop() if len(named) == 1 else None

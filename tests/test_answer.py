@@ -455,3 +455,13 @@ def test_a_romanized_name_gets_the_passages_katakana_spelling(indexed, config, f
     answer = ask("Who is leaving Apple for Meta?", config=every_chunk, store=indexed, embedder=fake_embedder,
                  llm=FakeLLM("Ruomin Pan (Румин Пан) is leaving Apple [1]."))
     assert not answer.refused and answer.text == "Ruomin Pan (ルオミン・パン) is leaving Apple [1]."
+
+
+def test_a_question_about_the_chinese_article_reads_it_first(indexed, config, fake_embedder):
+    plain = ask("Ruoming Pang Alphabet?", config=config, store=indexed, embedder=fake_embedder, llm=FakeLLM("Pang [1]."))
+    assert plain.retrieved[0].chunk.language == "ja"
+    llm = FakeLLM("Pang [1].")
+    named = ask("Ruoming Pang Alphabet, selon l'article chinois ?", config=config.replace(min_score=0.0),
+                store=indexed, embedder=fake_embedder, llm=llm)
+    assert named.retrieved[0].chunk.language == "zh"
+    assert "[1] (zh)" in llm.calls[0][-1]["content"]  # the model reads it as passage 1

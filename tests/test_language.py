@@ -27,3 +27,22 @@ def test_empty_text_gets_default():
 def test_refusals_are_localised_with_english_fallback():
     assert refusal_text("de") != refusal_text("en")
     assert refusal_text("xx") == refusal_text("en")
+
+
+@pytest.mark.parametrize("question, code", [
+    ("Theo bài báo tiếng Trung, Meta đưa ra mức lương bao nhiêu?", "zh"),
+    ("据法语报道,为了留住人才,苹果采取了什么措施?", "fr"),
+    ("Dans l'article chinois, quel média est cité ?", "zh"),
+    ("中国語の記事によると、Appleは何を開放しましたか?", "zh"),
+    ("Was steht im japanischen Artikel über Pang?", "ja"),
+    ("What does the article written in French say?", "fr"),
+    # No article named, or two: no preference.
+    ("Que pense le gouvernement français ?", None),
+    ("What does the Chinese and the French article say?", None),
+    ("Was sagt Russell über den Artikel?", None),
+    ("Who is Ruoming Pang?", None),
+])
+def test_named_article_language(question, code):
+    from rag.language import named_article_language
+
+    assert named_article_language(question) == code

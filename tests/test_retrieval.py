@@ -183,3 +183,18 @@ def test_a_chunk_ranked_for_a_sentence_a_better_chunk_has_is_left_out(tmp_path, 
     assert len(places) == len(set(places))
     assert sum("Pang joined Apple in 2021." in h.chunk.text for h in result.hits[:1]) == 1
     assert any(h.chunk.doc_id == "b" for h in result.hits[:2])
+
+
+def test_a_named_article_language_lifts_its_chunks_but_not_the_gate_score(articles, config, store, fake_embedder):
+    from rag.indexing import ingest_paths
+
+    ingest_paths([articles], config=config, store=store, embedder=fake_embedder)
+    question = ["Ruoming Pang Alphabet"]
+    plain = retrieve(question, store=store, embedder=fake_embedder, config=config)
+    assert plain.hits[0].chunk.language == "ja"
+    preferred = retrieve(question, store=store, embedder=fake_embedder, config=config, prefer_language="zh")
+    assert preferred.hits[0].chunk.language == "zh"
+    assert preferred.best_score == plain.best_score  # the retrieval gate sees no boost
+    off = retrieve(question, store=store, embedder=fake_embedder, config=config.replace(named_language_boost=0.0),
+                   prefer_language="zh")
+    assert [h.chunk.chunk_id for h in off.hits] == [h.chunk.chunk_id for h in plain.hits]
