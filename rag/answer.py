@@ -172,32 +172,37 @@ def is_refusal(text: str) -> bool:
     return not cited_numbers(before)
 
 
-_YES_NO = {"yes", "no", "oui", "non", "ja", "nein", "sí", "si", "não", "sim", "có", "không", "да", "нет", "네", "아니요"}
-_CJK_CHAR = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af]")
-
-
-def _says_something(word: str) -> bool:
-    # Short lower-case or capitalised words are articles and verbs ("le", "est", "Die");
-    # figures, acronyms ("USA") and yes/no are answers however short.
-    return (len(word) > 3 or any(c.isdigit() for c in word) or (len(word) > 1 and word.isupper())
-            or word.casefold() in _YES_NO)
+# Words no finished sentence ends with (copulas, articles, prepositions), in the
+# spaced scripts of the gold set's question languages. Left out: words that end
+# sentences in another of those languages: German copulas (subordinate clauses end with
+# them: "..., der dafür zuständig ist") and separable prefixes ("führte ... an", "stimmte
+# zu"), English "son", "era", "do", French "là", German "da".
+_DANGLING = {
+    "is", "are", "was", "were", "the", "a", "of", "to", "for",
+    "est", "sont", "était", "le", "la", "les", "du", "des", "de", "à", "un", "une",
+    "der", "die", "das", "den", "dem", "von", "für",
+    "fue", "el", "los", "las", "del",
+    "è", "sono", "il", "lo", "gli", "di",
+    "é", "são", "os",
+    "của", "các", "những",
+    "это", "является",
+}
 
 
 def is_non_answer(text: str, question: str) -> bool:
-    """A reply that says nothing: only markers, or the question repeated back (a small
-    model's habit when it cannot find the answer), possibly as a statement that stops
-    where the answer should be ("Le média cité ... est [6]."). Shown as a refusal, not
-    as an answer."""
+    """A reply that says nothing: only markers, the question repeated back (a small
+    model's habit when it cannot find the answer), or a sentence that stops where the
+    answer should be ("Le média cité pour dire que … est [6]."). Shown as a refusal,
+    not as an answer."""
     from .retrieval import tokenize
 
     bare = renumber_citations(text, {})
-    new_terms = set(tokenize(bare)) - set(tokenize(question))
+    answer_terms = set(tokenize(bare))
     # Nothing but markers, or no word or number that the question did not already have.
-    if not new_terms:
+    if not answer_terms or not (answer_terms - set(tokenize(question))):
         return True
-    if any(_CJK_CHAR.search(term) for term in new_terms):
-        return False  # CJK terms are character pairs: their length says nothing
-    return not any(_says_something(w) for w in re.findall(r"[^\W_]+", bare) if w.casefold() in new_terms)
+    last = re.search(r"([^\W\d_]+)\W*$", bare)
+    return bool(last) and last.group(1).casefold() in _DANGLING
 
 
 _NUMBER = re.compile(NUMBER)

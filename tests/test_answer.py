@@ -85,13 +85,17 @@ def test_is_refusal(text, refused):
         ("Một quản lý khoa học dữ liệu tại Meta có thể kiếm được bao nhiêu mỗi năm? [1]", True),
         ("Một quản lý khoa học dữ liệu tại Meta có thể kiếm được 320.000 USD mỗi năm [1].", False),
         ("Pang worked at Alphabet [1].", False),
-        # The question restated as a statement that stops where the answer should be.
+        # A sentence that stops where the answer should be.
         ("Le nom est [6].", True),
-        ("Es ist [2].", True),
-        # Short answers that do say something: an acronym, a figure, yes or no.
+        ("The name of the outlet is [2].", True),
+        ("Der Name des Mediums ist der [2].", True),
+        # Short answers, and sentences that end in a verb, do say something.
+        ("Ten [1].", False),
         ("Le média est la BBC [1].", False),
         ("Es ist 28 [1].", False),
-        ("Non [1].", False),
+        ("Er ist der Vierte, der gegangen ist [1].", False),
+        ("Jared Allen führte die Panther an [1].", False),
+        ("Il est là [1].", False),
         ("Yes [1].", False),
         ("是トラピット [1]。", False),
     ],
