@@ -125,12 +125,13 @@ _LANGUAGE_NAMES = {
     "pt": r"portuguese|portugais\w*|portugiesisch\w*|portugu[eê]s\w*|portoghese|tiếng bồ đào nha|ポルトガル語|葡萄牙语|포르투갈어|португальск\w*",
     "ru": r"russian|russe|russisch\w*|ruso|russo|tiếng nga|ロシア語|俄语|俄文|러시아어|русск\w*",
     "ja": r"japanese|japonais\w*|japanisch\w*|japon[eé]s\w*|giappones\w*|tiếng nhật|日本語|日语|日文|일본어|японск\w*",
-    "zh": r"chinese|chinois\w*|chinesisch\w*|chin[oa]|cines[ei]|chinês\w*|tiếng trung|中国語|中国语|中文|汉语|漢語|중국어|китайск\w*",
+    "zh": r"chinese|chinois\w*|chinesisch\w*|chinos?|cines[ei]|chinês\w*|tiếng trung|中国語|中国语|中文|汉语|漢語|중국어|китайск\w*",
     "ko": r"korean|cor[ée]en\w*|koreanisch\w*|corean[oa]|tiếng hàn|韓国語|韩语|韓語|韩文|한국어|корейск\w*",
     "vi": r"vietnamese|vietnamien\w*|vietnamesisch\w*|vietnamit[ao]|tiếng việt|ベトナム語|越南语|베트남어|вьетнамск\w*",
 }
 # ... next to a word for an article or report, so "the French government" or "le
-# gouvernement chinois" name no article language.
+# gouvernement chinois" name no article language. (Spanish "china" is left out: it is
+# the country's name in English and German.)
 _ARTICLE_WORDS = (r"articles?|artikel\w*|art[ií]culos?|articol[oi]|artigos?|bài báo|bài viết|báo|reports?|bericht\w*|"
                   r"reportage|informe|rapport|presse|press|news|nouvelle|text[eo]?s?|version|source|quelle|fonte|fuente|"
                   r"記事|報道|报道|報告|报告|文章|新闻|新聞|기사|보도|стать\w*|сообщени\w*")

@@ -40,6 +40,8 @@ def test_refusals_are_localised_with_english_fallback():
     ("Que pense le gouvernement français ?", None),
     ("What does the Chinese and the French article say?", None),
     ("Was sagt Russell über den Artikel?", None),
+    ("What does the article say about China?", None),
+    ("¿Qué dice el artículo chino?", "zh"),
     ("Who is Ruoming Pang?", None),
 ])
 def test_named_article_language(question, code):
