@@ -201,8 +201,17 @@ def align_questions(corpus_articles: list[dict], question_articles: list[dict], 
     return questions
 
 
+def spread(items: list, n: int) -> list:
+    """``n`` items evenly spaced over ``items``, first one included, in order: a sample
+    that covers every article of XQuAD (its questions come grouped by article; the first
+    N are all from the first one, Super Bowl 50)."""
+    if n >= len(items):
+        return list(items)
+    return [items[i * len(items) // n] for i in range(n)]
+
+
 def load_pair(xquad_dir: Path | str | None, corpus_lang: str, question_lang: str, *,
-              limit: int | None = None, titles: bool = True) -> XQuADPair:
+              limit: int | None = None, titles: bool = True, sample: int | None = None) -> XQuADPair:
     folder = resolve_xquad_dir(xquad_dir)
     corpus_path = xquad_file(folder, corpus_lang)
     corpus = load_xquad_file(corpus_path)
@@ -210,6 +219,8 @@ def load_pair(xquad_dir: Path | str | None, corpus_lang: str, question_lang: str
     questions = align_questions(corpus, questions_file, corpus_lang=corpus_lang, question_lang=question_lang)
     if limit is not None:
         questions = questions[: max(0, limit)]
+    if sample is not None:
+        questions = spread(questions, max(0, sample))
     documents = paragraph_documents(corpus, corpus_lang, source=corpus_path.name, titles=titles)
     return XQuADPair(corpus_lang, question_lang, documents, questions, titles)
 
@@ -729,6 +740,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--question-lang", help="language of the questions")
     parser.add_argument("--pairs", help="several corpus:question pairs, e.g. zh:en,de:en (one process, one report)")
     parser.add_argument("--limit", type=int, help="only the first N questions (file order)")
+    parser.add_argument("--spread", type=int, metavar="N",
+                        help="only N questions evenly spaced over the file (every article; after --limit)")
     parser.add_argument("--llm", choices=["none", "local", "openai", "extractive"], default="none",
                         help="answer generation; none = retrieval metrics only (default)")
     parser.add_argument("--k", type=int, help="passages given to the model (default: config top_k)")
@@ -763,9 +776,12 @@ def main(argv: list[str] | None = None) -> int:
             parser.error("give --corpus-lang and --question-lang, or --pairs")
         if args.limit is not None and args.limit < 1:
             parser.error("--limit must be at least 1")
+        if args.spread is not None and args.spread < 1:
+            parser.error("--spread must be at least 1")
         thresholds = load_gate(args.gate) if args.gate else None
         xquad_dir = resolve_xquad_dir(args.xquad_dir)
-        pairs = [load_pair(xquad_dir, c, q, limit=args.limit, titles=args.titles) for c, q in wanted]
+        pairs = [load_pair(xquad_dir, c, q, limit=args.limit, titles=args.titles, sample=args.spread)
+                 for c, q in wanted]
         overrides = {"top_k": args.k} if args.k else {}
         if args.llm != "none":
             overrides["llm"] = args.llm

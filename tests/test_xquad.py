@@ -122,6 +122,15 @@ def test_load_pair_aligns_questions_by_id_and_position(xquad_dir):
     assert pair.questions[3].golds == ("2.3 kilometres", "2,3 Kilometer")
     assert pair.questions[0].golds == ("1884",)
     assert xquad.load_pair(xquad_dir, "de", "en", limit=2).questions == pair.questions[:2]
+    # --spread: evenly over the file, so every article is asked about.
+    spread = xquad.load_pair(xquad_dir, "de", "en", sample=2).questions
+    assert [q.qid for q in spread] == ["q-a0p0-1", "q-a0p1-1"]  # questions 0 and 2 of 5
+
+
+def test_spread_picks_evenly_spaced_items_in_order():
+    assert xquad.spread(list(range(10)), 3) == [0, 3, 6]
+    assert xquad.spread(list(range(1190)), 15)[-1] == 1110
+    assert xquad.spread([1, 2], 5) == [1, 2]
 
 
 def test_same_language_pair_and_titles_off(xquad_dir):
