@@ -473,17 +473,18 @@ def ask_stream(question: str, *, config: RAGConfig | None = None, history=None,
                       retrieved=retrieval.hits, timings=timings, backend=backend, raw_text=raw,
                       best_score=gate_score)
 
+    # The gates that refuse before any model runs, cheapest first.
     if not passages or gate_score < config.min_score:
+        gate = RETRIEVAL_GATE
+    elif years_not_in_passages(question, [p.passage_text() for p in passages]):
+        gate = YEAR_GATE
+    elif versions_not_in_articles(question, (chunk.text for chunk in store.all_chunks())):
+        gate = VERSION_GATE
+    else:
+        gate = None
+    if gate:
         timings["generate"] = 0.0
-        yield finish(refusal_text(language), "", True, [], RETRIEVAL_GATE)
-        return
-    if years_not_in_passages(question, [p.passage_text() for p in passages]):
-        timings["generate"] = 0.0
-        yield finish(refusal_text(language), "", True, [], YEAR_GATE)
-        return
-    if versions_not_in_articles(question, (chunk.text for chunk in store.all_chunks())):
-        timings["generate"] = 0.0
-        yield finish(refusal_text(language), "", True, [], VERSION_GATE)
+        yield finish(refusal_text(language), "", True, [], gate)
         return
 
     if config.llm == "extractive":

@@ -18,6 +18,8 @@ import unicodedata
 from difflib import SequenceMatcher
 from typing import Sequence
 
+from .prompts import squeeze_spelling
+
 _VOWELS = "aiueo"
 _KANA: dict[str, str] = {}
 for _consonant, _row in {
@@ -115,10 +117,6 @@ def matching_katakana_name(latin: str, names: Sequence[str]) -> str | None:
     return scored[0][1]
 
 
-def _squeeze(text: str) -> str:
-    return re.sub(r"[\s・･·‧.\-]", "", text).casefold()
-
-
 def add_source_spellings(text: str, sources: Sequence[str]) -> str:
     """Write the passages' katakana spelling after each romanized name that no source
     spells: "Jack Lay [1]" -> "Jack Lay (ジャック・ライ) [1]". A name the model put in
@@ -127,19 +125,19 @@ def add_source_spellings(text: str, sources: Sequence[str]) -> str:
     names = katakana_names(sources)
     if not names:
         return text
-    known = _squeeze(" ".join(sources))
+    known = squeeze_spelling(" ".join(sources))
     out: list[str] = []
     pos = 0
     last: tuple[str, int] | None = None  # the name last written, and where its text ended
     for match in _LATIN_NAME.finditer(text):
         latin = match.group()
-        if _squeeze(latin) in known:
+        if squeeze_spelling(latin) in known:
             continue  # the passages spell it this way
         name = matching_katakana_name(latin, names)
         if name is None:
             continue
         after = _PARENTHESIS_AFTER.match(text, match.end())
-        if after and _squeeze(name) in _squeeze(after.group(1)):
+        if after and squeeze_spelling(name) in squeeze_spelling(after.group(1)):
             continue
         opening = max(text.rfind("(", 0, match.start()), text.rfind("（", 0, match.start()))
         inside = opening > max(text.rfind(")", 0, match.start()), text.rfind("）", 0, match.start()))

@@ -64,7 +64,8 @@ def strip_annotations(text: str) -> str:
 _PARENTHESIS = re.compile(r"\s*[(（]([^()（）\d]{2,40})[)）]")
 
 
-def _squeeze(text: str) -> str:
+def squeeze_spelling(text: str) -> str:
+    """A spelling without spaces, dots and hyphens, case-folded, for comparing names."""
     return re.sub(r"[\s・·‧.\-]", "", text).casefold()
 
 
@@ -72,17 +73,17 @@ def strip_invented_spellings(text: str, sources: Sequence[str]) -> str:
     """Remove a name in parentheses that no source spells: the prompt asks for "the
     passage's spelling" of a name written in another script, and the 1.5B model
     sometimes makes one up (Cyrillic for a name the passages give in katakana)."""
-    known = [_squeeze(s) for s in sources]
+    known = [squeeze_spelling(s) for s in sources]
 
     def repl(match: re.Match) -> str:
         words = match.group(1).split()
         if any(w[0].islower() for w in words):  # "(the company)": a remark, not a name
             return match.group(0)
-        name = _squeeze(match.group(1))
-        if _squeeze(match.string[: match.start()]).endswith(name):
+        name = squeeze_spelling(match.group(1))
+        if squeeze_spelling(match.string[: match.start()]).endswith(name):
             return ""  # "Shengjia Zhao (Shengjia Zhao)": the name said twice
         # "(Jack Lay, ジャック・ライ)": a guess beside the passage's spelling (rag/names.py)
-        parts = [_squeeze(part) for part in re.split(r"[,、]", match.group(1))]
+        parts = [squeeze_spelling(part) for part in re.split(r"[,、]", match.group(1))]
         return match.group(0) if any(p and any(p in s for s in known) for p in parts) else ""
 
     return _PARENTHESIS.sub(repl, text)

@@ -259,12 +259,12 @@ def retrieve(
         hit = Hit(by_id[i], s, dense.get(i), bm25.get(i), latent.get(i) if term_index is not None else None,
                   best_sentence.get(i))
         place = best_sentence_place(hit)
-        if place is not None and place in matched:
-            # Overlapping chunks share sentences: the lower one, ranked for the very
-            # sentence a higher one was, adds nothing and would push a different place
-            # out of the top (gold set recall@5 0.845 -> 0.862).
-            continue
         if place is not None:
+            if place in matched:
+                # Overlapping chunks share sentences: the lower one, ranked for the very
+                # sentence a higher one was, adds nothing and would push a different
+                # place out of the top (gold set recall@5 0.845 -> 0.862).
+                continue
             matched.add(place)
         hits.append(hit)
         if len(hits) == limit:

@@ -291,20 +291,25 @@ def test_weak_retrieval_accepts_the_refusal_and_insisting_happens_once(indexed, 
     assert items[-1].refused and len(stubborn.calls) == 2 and items[:-1] == []
 
 
+def _ask_reading_every_chunk(question, reply, indexed, config, fake_embedder):
+    """``ask`` with every chunk a whole passage, so the model's reply is checked against
+    all the articles whatever the fake embedder ranks first."""
+    every_chunk = config.replace(top_k=config.candidates, passage_tokens=0)
+    return ask(question, config=every_chunk, store=indexed, embedder=fake_embedder, llm=FakeLLM(reply))
+
+
 def test_copied_number_readings_are_removed_from_the_answer(indexed, config, fake_embedder):
     # Every chunk is a passage, so the Chinese one with 2亿美元 is read.
-    every_chunk = config.replace(top_k=config.candidates, passage_tokens=0)
-    answer = ask("Combien gagnera Pang ?", config=every_chunk, store=indexed, embedder=fake_embedder,
-                 llm=FakeLLM("Pang pourrait gagner 2亿(=200 million)美元 [1]."))
+    answer = _ask_reading_every_chunk("Combien gagnera Pang ?", "Pang pourrait gagner 2亿(=200 million)美元 [1].",
+                                      indexed, config, fake_embedder)
     assert not answer.refused and answer.text == "Pang pourrait gagner 2亿美元 [1]."
 
 
 def test_a_misread_cjk_figure_is_given_the_passages_value(indexed, config, fake_embedder):
     # 2亿美元 is 200 million dollars; "2 milliards" keeps the digits and loses the value.
     # The answer keeps its own scale word.
-    every_chunk = config.replace(top_k=config.candidates, passage_tokens=0)
-    answer = ask("Combien gagnera Pang ?", config=every_chunk, store=indexed, embedder=fake_embedder,
-                 llm=FakeLLM("Pang pourrait gagner 2 milliards de dollars [1]."))
+    answer = _ask_reading_every_chunk("Combien gagnera Pang ?", "Pang pourrait gagner 2 milliards de dollars [1].",
+                                      indexed, config, fake_embedder)
     assert not answer.refused and answer.text == "Pang pourrait gagner 0,2 milliards de dollars [1]."
     assert answer.raw_text == "Pang pourrait gagner 2 milliards de dollars [1]."
 
@@ -455,9 +460,8 @@ def test_an_invented_year_in_an_aside_is_dropped_not_the_answer(indexed, config,
 def test_a_romanized_name_gets_the_passages_katakana_spelling(indexed, config, fake_embedder):
     # The Japanese passage writes Ruoming Pang only as ルオミン・パン; the model's guess
     # "Ruomin Pan" keeps the source's spelling beside it, and its invented one goes.
-    every_chunk = config.replace(top_k=config.candidates, passage_tokens=0)
-    answer = ask("Who is leaving Apple for Meta?", config=every_chunk, store=indexed, embedder=fake_embedder,
-                 llm=FakeLLM("Ruomin Pan (Румин Пан) is leaving Apple [1]."))
+    answer = _ask_reading_every_chunk("Who is leaving Apple for Meta?", "Ruomin Pan (Румин Пан) is leaving Apple [1].",
+                                      indexed, config, fake_embedder)
     assert not answer.refused and answer.text == "Ruomin Pan (ルオミン・パン) is leaving Apple [1]."
 
 
