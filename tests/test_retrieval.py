@@ -107,7 +107,9 @@ def test_sentence_bonus_picks_the_sentence_but_leaves_the_plain_score():
     assert which.tolist() == [0, 0] and np.allclose(gain, [0.0, 0.0])
 
 
-def test_latent_terms_lift_the_chunk_whose_sentence_matches(tmp_path, config):
+def _term_store(folder, config, articles: dict[str, str]):
+    """A store over ``articles`` (file name -> text) filled by the fake latent-term
+    embedder; returns (store, embedder)."""
     from conftest import FakeTermEmbedder
 
     from rag.indexing import ingest_paths
@@ -115,11 +117,19 @@ def test_latent_terms_lift_the_chunk_whose_sentence_matches(tmp_path, config):
 
     embedder = FakeTermEmbedder()
     store = open_store(config=config, embedder=embedder)
+    for name, text in articles.items():
+        (folder / name).write_text(text, encoding="utf-8")
+    ingest_paths([folder], config=config, store=store, embedder=embedder)
+    return store, embedder
+
+
+def test_latent_terms_lift_the_chunk_whose_sentence_matches(tmp_path, config):
     # The question shares its words with one sentence of b.txt only; by trigram
     # vectors (the dense stand-in) a.txt, which repeats the question's letters, is closer.
-    (tmp_path / "a.txt").write_text("Whoo joinedd Applle whenn? Nott thiss onee.", encoding="utf-8")
-    (tmp_path / "b.txt").write_text("Unrelated opening sentence about markets. Pang joined Apple in 2021.", encoding="utf-8")
-    ingest_paths([tmp_path], config=config, store=store, embedder=embedder)
+    store, embedder = _term_store(tmp_path, config, {
+        "a.txt": "Whoo joinedd Applle whenn? Nott thiss onee.",
+        "b.txt": "Unrelated opening sentence about markets. Pang joined Apple in 2021.",
+    })
     assert store.sentence_terms().sentences == 4
     question = ["when joined Apple Pang"]
     dense_only = retrieve(question, store=store, embedder=embedder, config=config.replace(latent_weight=0.0))
@@ -134,17 +144,11 @@ def test_latent_terms_lift_the_chunk_whose_sentence_matches(tmp_path, config):
 
 
 def test_answer_kind_bonus_lifts_the_sentence_holding_a_year(tmp_path, config):
-    from conftest import FakeTermEmbedder
-
-    from rag.indexing import ingest_paths
-    from rag.store import open_store
-
-    embedder = FakeTermEmbedder()
-    store = open_store(config=config, embedder=embedder)
     # The question's words match a.txt's sentence better; only b.txt's holds a year.
-    (tmp_path / "a.txt").write_text("Pang did join Meta after Apple.", encoding="utf-8")
-    (tmp_path / "b.txt").write_text("Opening words about markets. Pang came to Apple in 2021.", encoding="utf-8")
-    ingest_paths([tmp_path], config=config, store=store, embedder=embedder)
+    store, embedder = _term_store(tmp_path, config, {
+        "a.txt": "Pang did join Meta after Apple.",
+        "b.txt": "Opening words about markets. Pang came to Apple in 2021.",
+    })
     question = ["In what year did Pang join Apple?"]
     plain = retrieve(question, store=store, embedder=embedder, config=config.replace(answer_kind_boost=0.0))
     boosted = retrieve(question, store=store, embedder=embedder, config=config.replace(answer_kind_boost=0.5))
@@ -213,20 +217,15 @@ def test_select_passages_skips_overlapping_windows_of_one_article():
     assert [(h.chunk.doc_id, h.passage_text()) for h in chosen] == [("d", "Three c."), ("e", "Three c."), ("d", "Four d.")]
 
 
-def test_a_chunk_ranked_for_a_sentence_a_better_chunk_has_is_left_out(tmp_path, config, store):
+def test_a_chunk_ranked_for_a_sentence_a_better_chunk_has_is_left_out(tmp_path, config):
     # Two overlapping chunks of one article hold the same best sentence: listing both
     # would push another place out of the top.
-    from rag.indexing import ingest_paths
-    from conftest import FakeTermEmbedder
     from rag.retrieval import best_sentence_place
 
-    embedder = FakeTermEmbedder()
     text = " ".join(f"Filler sentence number {w} here." for w in ("one", "two", "three", "four")) + \
         " Pang joined Apple in 2021. " + " ".join(f"More filler {w} words." for w in ("five", "six", "seven"))
-    (tmp_path / "a.txt").write_text(text, encoding="utf-8")
-    (tmp_path / "b.txt").write_text("Pang left Apple for Meta.", encoding="utf-8")
     small = config.replace(chunk_tokens=20, chunk_overlap_tokens=12)
-    ingest_paths([tmp_path], config=small, store=store, embedder=embedder)
+    store, embedder = _term_store(tmp_path, small, {"a.txt": text, "b.txt": "Pang left Apple for Meta."})
     holding = [c for c in store.all_chunks() if "Pang joined Apple in 2021." in c.text]
     assert len(holding) >= 2  # the sentence is in more than one chunk
     result = retrieve(["when Pang joined Apple"], store=store, embedder=embedder, config=small)
