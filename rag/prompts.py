@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 from typing import Sequence
 
+from .answer_kind import ORDINAL, ordinal_readings
 from .language import language_name
 from .retrieval import Hit
 
@@ -119,10 +120,17 @@ def annotate_cjk_numbers(text: str) -> str:
     return _CJK_NUMBER.sub(repl, text)
 
 
-def format_passages(hits: Sequence[Hit]) -> str:
+def passage_reading(text: str, answer_kind: str | None = None) -> str:
+    """A passage as the model reads it: large CJK numbers with their Western reading and,
+    for a question asking for an ordinal, ordinal words with their number."""
+    text = annotate_cjk_numbers(text)
+    return ordinal_readings(text) if answer_kind == ORDINAL else text
+
+
+def format_passages(hits: Sequence[Hit], *, answer_kind: str | None = None) -> str:
     lines = []
     for n, hit in enumerate(hits, start=1):
-        text = " ".join(annotate_cjk_numbers(hit.passage_text()).split())
+        text = " ".join(passage_reading(hit.passage_text(), answer_kind).split())
         lines.append(f"[{n}] ({hit.chunk.language}) {text}")
     return "\n".join(lines)
 
@@ -134,9 +142,11 @@ def build_messages(
     language: str,
     history: Sequence[tuple[str, str]] = (),
     insist: bool = False,
+    answer_kind: str | None = None,
 ) -> list[dict]:
     """Chat messages asking for a cited answer to ``question`` from ``hits``;
-    ``insist`` tells the model that the passages hold the answer."""
+    ``insist`` tells the model that the passages hold the answer; ``answer_kind``
+    (rag.answer_kind) chooses the readings the passages get."""
     name = language_name(language)
     conversation = ""
     if history:
@@ -145,7 +155,7 @@ def build_messages(
     insistence = f"The answer is in these passages: find it and do not reply {NOT_FOUND}.\n" if insist else ""
     user = (
         f"{conversation}Question: {question}\n\n"
-        f"Passages:\n{format_passages(hits)}\n\n"
+        f"Passages:\n{format_passages(hits, answer_kind=answer_kind)}\n\n"
         f"Question: {question}\n"
         f"{insistence}"
         f"Answer in {name}:"

@@ -473,3 +473,17 @@ def test_a_question_about_the_chinese_article_reads_it_first(indexed, config, fa
                 store=indexed, embedder=fake_embedder, llm=llm)
     assert named.retrieved[0].chunk.language == "zh"
     assert "[1] (zh)" in llm.calls[0][-1]["content"]  # the model reads it as passage 1
+
+
+def test_an_ordinal_question_reads_ordinal_words_with_their_number(indexed, config, fake_embedder):
+    llm = FakeLLM("彼は4人目(quatrième(=4th))の人物です [1]。")
+    answer = ask("Bowen Zhang はAppleのAIチームから何人目の人物ですか?", config=config.replace(min_score=0.0),
+                 store=indexed, embedder=fake_embedder, llm=llm)
+    prompt = llm.calls[0][-1]["content"]
+    assert "quatrième(=4th) personne" in prompt
+    assert not answer.refused and answer.text == "彼は4人目(quatrième)の人物です [1]。"
+    # Any other question reads the passage unchanged.
+    other = FakeLLM("Bowen Zhang [1].")
+    ask("Bowen Zhang est parti ?", config=config.replace(min_score=0.0), store=indexed, embedder=fake_embedder,
+        llm=other)
+    assert "quatrième personne" in other.calls[0][-1]["content"]

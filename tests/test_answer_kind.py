@@ -1,6 +1,6 @@
 import pytest
 
-from rag.answer_kind import YEAR, question_answer_kind, sentence_has_kind
+from rag.answer_kind import ORDINAL, YEAR, ordinal_readings, question_answer_kind, sentence_has_kind
 
 
 @pytest.mark.parametrize("question", [
@@ -25,6 +25,8 @@ def test_year_questions(question):
     "What part of Luther's career was most productive?",  # "part" is not "quelle part"
     "彼は何年間Appleで働きましたか?",  # how many years: a duration, not a year
     "Wie viel will Meta ausgeben?",
+    "Meta には何人の研究者が移りましたか?",  # how many people: a count, not an ordinal
+    "What place did the Panthers finish in?",  # English has no "how-manyth" word
     "",
 ])
 def test_other_questions_have_no_kind(question):
@@ -39,3 +41,41 @@ def test_sentences_holding_a_kind():
     assert sentence_has_kind("这场战争持续到 1279 年，最终蒙古人控制了整个中国。", YEAR)
     assert sentence_has_kind("术赤 (1185 -1226)", YEAR)
     assert not sentence_has_kind("Meta hat 45 Forscher kontaktiert.", YEAR)
+
+
+@pytest.mark.parametrize("question", [
+    "彼はAppleのAIチームからMetaのスーパーインテリジェンス・ラボに移った何人目の人物ですか?",
+    "巴西的大豆产量在全球排第几名？",
+    "그는 애플을 떠난 몇 번째 연구원인가요?",
+    "Kenya xếp thứ mấy trên thang đo năm 2012?",  # a year in it, but not asked for
+    "Der wievielte Forscher von Apple war er?",
+    "C'est la quantième personne à partir ?",
+    "Который по счёту это исследователь?",
+])
+def test_ordinal_questions(question):
+    assert question_answer_kind(question) == ORDINAL
+
+
+@pytest.mark.parametrize("sentence", [
+    "Il s'agit de la quatrième personne de l'équipe IA d'Apple.",
+    "He is the fourth to leave.", "placed 139th out of 176", "Il est arrivé 2e.",
+    "アップルを去った4人目の研究者だ。", "第四位", "他是第4个离开的人。", "네 번째 연구원",
+    "Đây là người thứ tư rời Apple.", "Он четвёртый исследователь.", "Er ist der vierte Forscher.",
+    "Es la cuarta persona.",
+])
+def test_sentences_holding_an_ordinal(sentence):
+    assert sentence_has_kind(sentence, ORDINAL)
+
+
+def test_sentences_without_an_ordinal():
+    for sentence in ("Meta a recruté quatre chercheurs.", "4人の研究者", "Ruoming Pang joined in 2021.",
+                     "Prima di tutto, Meta ha investito.", "Он пришёл в пятницу."):
+        assert not sentence_has_kind(sentence, ORDINAL), sentence
+
+
+def test_ordinal_words_get_their_number():
+    assert ordinal_readings("la quatrième personne") == "la quatrième(=4th) personne"
+    assert ordinal_readings("Der Erste und die Zweite") == "Der Erste(=1st) und die Zweite(=2nd)"
+    assert ordinal_readings("người thứ ba, el tercer") == "người thứ ba(=3rd), el tercer(=3rd)"
+    assert ordinal_readings("четвёртый") == "четвёртый(=4th)"
+    assert ordinal_readings("quatre personnes, 4人目") == "quatre personnes, 4人目"  # counts and digits stay

@@ -81,3 +81,16 @@ def test_mend_mixed_script_names():
     # Katakana the passages do not continue, or continue two ways, is left alone.
     assert mend_mixed_script_names("是メタ社 [1]。", sources) == "是メタ社 [1]。"
     assert mend_mixed_script_names("是バン尔", ["バンサ。バンド。"]) == "是バン尔"
+
+
+def test_ordinal_questions_read_ordinal_words_with_their_number():
+    from rag.answer_kind import ORDINAL
+    from rag.prompts import strip_annotations
+
+    text = "Il s'agit de la quatrième personne de l'équipe IA d'Apple à rejoindre Meta."
+    hit = Hit(Chunk("d:h:0", "d", 0, text, 0, len(text), "T", "fr", "h"), 1.0)
+    asked = build_messages("彼は何人目の人物ですか?", [hit], language="ja", answer_kind=ORDINAL)[1]["content"]
+    assert "la quatrième(=4th) personne" in asked
+    # Other questions read the passage as it is ("premier ministre" is no ordinal to them).
+    assert "quatrième(" not in build_messages("Qui est parti ?", [hit], language="fr")[1]["content"]
+    assert strip_annotations("第4人目 (quatrième(=4th))") == "第4人目 (quatrième)"

@@ -169,6 +169,20 @@ def test_answer_kind_bonus_lifts_the_sentence_holding_a_year(tmp_path, config):
                                                    config=config.replace(answer_kind_boost=0.0)).hits])
 
 
+def test_answer_kind_bonus_lifts_the_sentence_holding_an_ordinal(tmp_path, config):
+    store, embedder = _term_store(tmp_path, config, {
+        "a.txt": "Zhang left Apple.",
+        "b.txt": "Opening words about markets. Zhang left Apple as the fourth.",
+    })
+    # "何人目" (the how-manyth): only b.txt's sentence holds an ordinal. The trigram stand-in
+    # for dense vectors favours the short a.txt by 0.27, hence a bonus larger than the default.
+    question = ["Zhang left Apple 何人目"]
+    plain = retrieve(question, store=store, embedder=embedder, config=config.replace(answer_kind_boost=0.0))
+    boosted = retrieve(question, store=store, embedder=embedder, config=config.replace(answer_kind_boost=1.0))
+    assert plain.hits[0].chunk.doc_id == "a"
+    assert boosted.hits[0].chunk.doc_id == "b" and boosted.best_score == pytest.approx(plain.best_score)
+
+
 def test_embedders_without_latent_terms_use_dense_only(articles, config, store, fake_embedder):
     from rag.indexing import ingest_paths
 
