@@ -59,6 +59,12 @@ class RAGConfig:
     # names ("selon l'article chinois", "据法语报道"): such a question is about that
     # article, but its words match passages in its own language better (README, "Retrieval").
     named_language_boost: float = 0.1
+    # Subtracted from the ranking score of chunks in the question's own language.
+    # multilingual-e5 scores a passage in the question's language far higher than the
+    # same passage in another language, so in an index of several languages the
+    # question's language crowds out the answer (README, "Retrieval"). Ranking only,
+    # not the refusal gate; in a one-language index it changes nothing. 0: off.
+    same_language_penalty: float = 0.1
     # Added to the latent score of sentences that hold the kind of answer the question
     # asks for (a year for "in what year ...", an ordinal for 何人目): the sentence with the answer often
     # matches the question's words less than its neighbours do (rag/answer_kind.py,

@@ -183,6 +183,29 @@ def test_answer_kind_bonus_lifts_the_sentence_holding_an_ordinal(tmp_path, confi
     assert boosted.hits[0].chunk.doc_id == "b" and boosted.best_score == pytest.approx(plain.best_score)
 
 
+def test_chunks_in_the_questions_language_pay_the_same_language_penalty(tmp_path, config):
+    # The English sentence shares more of the question's words (the embedder's
+    # own-language advantage, in miniature); the French one holds the answer too.
+    store, embedder = _term_store(tmp_path, config, {
+        "en.txt": "The researcher Bowen Zhang joined the Meta laboratory last month, the newsletter said.",
+        "fr.txt": "Le chercheur Bowen Zhang a rejoint le laboratoire de Meta le mois dernier, selon la lettre.",
+    })
+    assert {c.doc_id: c.language for c in store.all_chunks()} == {"en": "en", "fr": "fr"}
+    question = ["When did the researcher Bowen Zhang join the Meta laboratory?"]
+    plain = retrieve(question, store=store, embedder=embedder, config=config.replace(same_language_penalty=0.0),
+                     languages=["en"])
+    penalised = retrieve(question, store=store, embedder=embedder, config=config.replace(same_language_penalty=1.0),
+                         languages=["en"])
+    assert [h.chunk.doc_id for h in plain.hits] == ["en", "fr"]
+    assert [h.chunk.doc_id for h in penalised.hits] == ["fr", "en"]
+    assert penalised.best_score == pytest.approx(plain.best_score)  # the refusal gate sees no penalty
+    # A question in a language no article is in, or of unknown language, ranks as before.
+    for languages in (["de"], None):
+        assert [h.chunk.doc_id for h in retrieve(question, store=store, embedder=embedder,
+                                                 config=config.replace(same_language_penalty=1.0),
+                                                 languages=languages).hits] == ["en", "fr"]
+
+
 def test_embedders_without_latent_terms_use_dense_only(articles, config, store, fake_embedder):
     from rag.indexing import ingest_paths
 
