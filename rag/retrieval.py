@@ -224,7 +224,9 @@ def retrieve(
     rankings are fused in by reciprocal rank. ``languages`` gives each query's
     language: its BM25 search then only ranks chunks of that language, because word
     overlap across languages is noise (measured on the gold set: unrestricted BM25
-    lowered cross-lingual recall@4 from 0.72 to 0.62). ``prefer_language`` (the
+    lowered cross-lingual recall@4 from 0.72 to 0.62); chunks in the first query's
+    language (the question's) pay ``config.same_language_penalty`` in the ranking,
+    the embedder's own-language bias. ``prefer_language`` (the
     question says "the French article") adds ``config.named_language_boost`` to the
     ranking score of chunks in that language; the gate's ``best_score`` stays unboosted.
     Returns at least ``limit`` (default: max(top_k, 10)) hits when the store has them.
