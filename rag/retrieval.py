@@ -284,12 +284,13 @@ def retrieve(
                                  for cid in set(query_dense) | set(query_latent)), default=0.0))
     # The gate's best_score stays the plain semantic score; the bonuses only reorder.
     ranking = {cid: s + config.latent_weight * kind_gain.get(cid, 0.0) for cid, s in semantic.items()}
-    if languages and config.same_language_penalty:
-        # The embedder's own-language bias, taken out of the ranking (README, "Retrieval").
-        ranking = {cid: s - (config.same_language_penalty if by_id[cid].language == languages[0] else 0.0)
-                   for cid, s in ranking.items()}
-    if prefer_language and config.named_language_boost:
-        ranking = {cid: s + (config.named_language_boost if by_id[cid].language == prefer_language else 0.0)
+    # By a chunk's language: the embedder's own-language bias taken out, and the language
+    # of an article the question names preferred (README, "Retrieval").
+    own = languages[0] if languages and config.same_language_penalty else None
+    named = prefer_language if config.named_language_boost else None
+    if own or named:
+        ranking = {cid: s - (config.same_language_penalty if by_id[cid].language == own else 0.0)
+                   + (config.named_language_boost if by_id[cid].language == named else 0.0)
                    for cid, s in ranking.items()}
     ranked = sorted(ranking.items(), key=lambda kv: (-kv[1], kv[0]))
     bm25: dict[str, float] = {}
