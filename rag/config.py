@@ -59,6 +59,11 @@ class RAGConfig:
     # names ("selon l'article chinois", "据法语报道"): such a question is about that
     # article, but its words match passages in its own language better (README, "Retrieval").
     named_language_boost: float = 0.1
+    # And with such a question the model reads passages of that language only: the
+    # 1.5B model leans on passages in its own language (gold fr-03, asked in French about
+    # the Chinese article, answered from a French sentence). No effect when retrieval found
+    # no chunk in that language.
+    named_language_only: bool = True
     # Subtracted from the ranking score of chunks in the question's own language.
     # multilingual-e5 scores a passage in the question's language far higher than the
     # same passage in another language, so in an index of several languages the

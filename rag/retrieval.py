@@ -228,8 +228,10 @@ def retrieve(
     language (the question's) pay ``config.same_language_penalty`` in the ranking,
     the embedder's own-language bias. ``prefer_language`` (the
     question says "the French article") adds ``config.named_language_boost`` to the
-    ranking score of chunks in that language; the gate's ``best_score`` stays unboosted.
-    Returns at least ``limit`` (default: max(top_k, 10)) hits when the store has them.
+    ranking score of chunks in that language, and with ``config.named_language_only``
+    only chunks in that language are returned (when any was found); the gate's
+    ``best_score`` stays unboosted.
+    Returns up to ``limit`` (default: max(top_k, 10)) hits.
     """
     limit = limit or max(config.top_k, 10)
     timings: dict[str, float] = {}
@@ -309,6 +311,9 @@ def retrieve(
                 bm25[chunk.chunk_id] = max(score, bm25.get(chunk.chunk_id, 0.0))
             rankings.append(([chunks[i].chunk_id for i, _ in top], config.bm25_weight))
         ranked = reciprocal_rank_fusion(rankings, k=config.rrf_k)
+    if prefer_language and config.named_language_only and any(
+            by_id[cid].language == prefer_language for cid, _ in ranked):
+        ranked = [(cid, s) for cid, s in ranked if by_id[cid].language == prefer_language]
     hits: list[Hit] = []
     matched: set[tuple[str, int]] = set()  # (doc_id, document offset) of best sentences ranked
     for i, s in ranked:

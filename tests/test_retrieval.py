@@ -282,6 +282,26 @@ def test_a_named_article_language_lifts_its_chunks_but_not_the_gate_score(articl
     preferred = retrieve(question, store=store, embedder=fake_embedder, config=config, prefer_language="zh")
     assert preferred.hits[0].chunk.language == "zh"
     assert preferred.best_score == plain.best_score  # the retrieval gate sees no boost
-    off = retrieve(question, store=store, embedder=fake_embedder, config=config.replace(named_language_boost=0.0),
-                   prefer_language="zh")
+    off = retrieve(question, store=store, embedder=fake_embedder,
+                   config=config.replace(named_language_boost=0.0, named_language_only=False), prefer_language="zh")
     assert [h.chunk.chunk_id for h in off.hits] == [h.chunk.chunk_id for h in plain.hits]
+
+
+def test_a_named_article_language_keeps_only_its_chunks(articles, config, store, fake_embedder):
+    from rag.indexing import ingest_paths
+
+    ingest_paths([articles], config=config, store=store, embedder=fake_embedder)
+    question = ["Ruoming Pang Alphabet"]
+    plain = retrieve(question, store=store, embedder=fake_embedder, config=config)
+    assert {h.chunk.language for h in plain.hits} > {"zh"}
+    only = retrieve(question, store=store, embedder=fake_embedder, config=config, prefer_language="zh")
+    assert only.hits and {h.chunk.language for h in only.hits} == {"zh"}
+    assert only.best_score == plain.best_score
+    # In the same order as the boosted ranking, just without the other languages.
+    mixed = retrieve(question, store=store, embedder=fake_embedder, config=config.replace(named_language_only=False),
+                     prefer_language="zh", limit=100)
+    assert [h.chunk.chunk_id for h in only.hits] == [h.chunk.chunk_id for h in mixed.hits
+                                                     if h.chunk.language == "zh"][: len(only.hits)]
+    # A language no retrieved chunk has filters nothing.
+    absent = retrieve(question, store=store, embedder=fake_embedder, config=config, prefer_language="ko")
+    assert [h.chunk.chunk_id for h in absent.hits] == [h.chunk.chunk_id for h in plain.hits]
