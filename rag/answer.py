@@ -202,7 +202,12 @@ def is_non_answer(text: str, question: str) -> bool:
     # Nothing but markers, or no word or number that the question did not already have.
     if not answer_terms or not (answer_terms - set(tokenize(question))):
         return True
-    last = re.search(r"([^\W\d_]+)\W*$", bare)
+    return _stops_short(bare)
+
+
+def _stops_short(text: str) -> bool:
+    """The text's last word is one no finished sentence ends with ("… est")."""
+    last = re.search(r"([^\W\d_]+)\W*$", text)
     return bool(last) and last.group(1).casefold() in _DANGLING
 
 
@@ -520,6 +525,16 @@ def ask_stream(question: str, *, config: RAGConfig | None = None, history=None,
             break
         insist, avoid = second_attempt(said_not_found, llm)
     timings["generate"] = time.perf_counter() - t0
+    if (refused and not said_not_found and config.quote_pointed_passage
+            and retrieval.best_score >= config.answer_score):
+        # Asked twice, the model still wrote no answer but pointed at one passage
+        # ("Le média cité … est [3]."): show that passage's sentence rather than refuse.
+        pointed = quote_pointed_passage(raw, question, passages, embedder=embedder)
+        if pointed is not None and not unsupported_numbers(pointed[0], read):
+            text, index, span = pointed
+            text, used = check_citations(text, passages)
+            yield finish(text, raw, False, used, llm.name, {index: span})
+            return
     answer_text = tidy_answer(raw, read, language=language)
     if refused or unsupported_numbers(answer_text, read):
         yield finish(refusal_text(language), raw, True, [], llm.name)
@@ -609,6 +624,14 @@ def highlight_spans(answer_text: str, hits: Sequence[Hit], *, embedder) -> list[
     return out
 
 
+def _closest_sentence(query: np.ndarray, hit: Hit, *, embedder) -> tuple[int, int, str]:
+    """(doc_start, doc_end, text) of the sentence the model read of ``hit`` that is
+    closest to the embedded ``query``."""
+    sentences = _sentences_of(hit) or [(hit.chunk.start, hit.chunk.end, hit.chunk.text)]
+    scores = embedder.embed_passages([s[2] for s in sentences]) @ query
+    return sentences[int(np.argmax(scores))]
+
+
 def extractive_answer(question: str, hits: Sequence[Hit], *, embedder, max_quotes: int = 2
                       ) -> tuple[str, list[int], dict[int, tuple[int, int]]]:
     """No LLM: quote the sentence closest to the question from each of the best passages."""
@@ -616,9 +639,35 @@ def extractive_answer(question: str, hits: Sequence[Hit], *, embedder, max_quote
     query = embedder.embed_queries([question])[0]
     quotes, highlights = [], {}
     for n, index in enumerate(chosen, start=1):
-        sentences = _sentences_of(hits[index]) or [(hits[index].chunk.start, hits[index].chunk.end, hits[index].chunk.text)]
-        scores = embedder.embed_passages([s[2] for s in sentences]) @ query
-        start, end, sentence = sentences[int(np.argmax(scores))]
+        start, end, sentence = _closest_sentence(query, hits[index], embedder=embedder)
         highlights[index] = (start, end)
         quotes.append(f"“{sentence.strip()}” [{n}]")
     return "\n".join(quotes), chosen, highlights
+
+
+def quote_pointed_passage(reply: str, question: str, hits: Sequence[Hit], *, embedder
+                          ) -> tuple[str, int, tuple[int, int]] | None:
+    """A reply that points at one passage instead of answering ("Le média cité … est
+    [3].", or the bare marker), with that passage's sentence closest to the question
+    quoted before its marker: (text, index into ``hits``, the sentence's document
+    span). None for any other reply, or one citing several passages or one that does
+    not exist.
+
+    The 1.5B model sometimes finds the sentence but cannot restate it (gold fr-03:
+    the 36Kr sentence, in Chinese, for a French question); the quote is the source's
+    own words, so nothing is invented."""
+    numbers = cited_numbers(reply)
+    if len(numbers) != 1 or not 1 <= numbers[0] <= len(hits):
+        return None
+    bare = renumber_citations(reply, {})
+    # Only a reply that points: bare markers, or a sentence stopping where the answer
+    # should be. "Apple [4]." for "Which company did Pang work for before joining
+    # Apple?" is a wrong answer made of the question's words, not a pointer.
+    if bare.strip(" .。") and not _stops_short(bare):
+        return None
+    n = numbers[0]
+    query = embedder.embed_queries([question])[0]
+    start, end, sentence = _closest_sentence(query, hits[n - 1], embedder=embedder)
+    last = list(_MARKER.finditer(reply))[-1]
+    text = f"{reply[: last.start()].rstrip()} “{sentence.strip()}” [{n}]{reply[last.end():]}".strip()
+    return text, n - 1, (start, end)

@@ -85,6 +85,11 @@ class RAGConfig:
     # offered "NOT FOUND": offered it, the 1.5B model refused answerable questions
     # whose answer was in the first passage (README, "Design for a small model").
     answer_score: float = 1.12
+    # When, asked a second time on that strong evidence, the model still writes no
+    # answer but points at one passage ("Le média cité … est [3]."), that passage's
+    # sentence closest to the question is quoted instead of a refusal (README, "Design
+    # for a small model"). False: such a reply is refused.
+    quote_pointed_passage: bool = True
     # Translate the question into the languages of the indexed articles (one short LLM
     # call each) and search with every version as well. Off by default: the bundled
     # 1.5B model translates German or Vietnamese questions poorly and it triples latency;

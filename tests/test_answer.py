@@ -342,6 +342,52 @@ def test_an_echoed_question_is_asked_again_with_insistence_and_avoided_words(ind
     assert "do not reply NOT FOUND" in llm.calls[1][1]["content"]
 
 
+def test_a_reply_pointing_at_a_passage_twice_quotes_that_passages_sentence(indexed, config, fake_embedder):
+    # Asked again on strong evidence, the model still stops where the answer should be
+    # and points at a passage: that passage's sentence is quoted instead of a refusal.
+    llm = FakeLLM("Le média cité est [2].", avoids_words=True)
+    answer = ask("Quel média est cité ?", config=config.replace(answer_score=0.0), store=indexed,
+                 embedder=fake_embedder, llm=llm)
+    assert len(llm.calls) == 2 and not answer.refused
+    pointed = answer.citations[0]
+    assert len(answer.citations) == 1 and pointed.n == 1
+    quoted = answer.text[answer.text.index("“") + 1 : answer.text.index("”")]
+    assert answer.text == f"Le média cité est “{quoted}” [1]."
+    passage = next(h for h in answer.retrieved if h.chunk.chunk_id == pointed.chunk_id)
+    assert quoted in passage.passage_text()
+    # The highlight is the quoted sentence, in document offsets.
+    document_text = passage.chunk.text
+    assert document_text[pointed.highlight_start - pointed.start : pointed.highlight_end - pointed.start].strip() == quoted
+
+
+@pytest.mark.parametrize("reply,quoted", [
+    ("[2]", True),
+    ("Le média cité est [2].", True),
+    ("Le média cité est la BBC [2].", False),  # an answer, checked as usual
+    ("Apple [2].", False),  # the question's own words: a wrong answer, not a pointer
+    ("Le média cité est [1] [2].", False),  # which passage? not quoted
+    ("Le média cité est [9].", False),  # no such passage
+])
+def test_only_a_reply_pointing_at_one_passage_is_quoted(reply, quoted):
+    from rag.answer import quote_pointed_passage
+    from conftest import FakeEmbedder
+
+    hits = _hits("The BBC said so. Nothing else.", "Reuters reported it first. Then others did.")
+    result = quote_pointed_passage(reply, "Which outlet said Apple is behind?", hits, embedder=FakeEmbedder())
+    assert (result is not None) is quoted
+    if quoted:
+        text, index, (start, end) = result
+        assert index == 1 and text.endswith("” [2]" + reply[reply.index("]") + 1:])
+        assert hits[1].chunk.text[start:end] in text
+
+
+def test_a_pointing_reply_is_refused_on_weak_evidence_or_when_turned_off(indexed, config, fake_embedder):
+    for changes in ({"answer_score": 99.0}, {"answer_score": 0.0, "quote_pointed_passage": False}):
+        answer = ask("Quel média est cité ?", config=config.replace(**changes), store=indexed,
+                     embedder=fake_embedder, llm=FakeLLM("Le média cité est [2].", avoids_words=True))
+        assert answer.refused and answer.citations == [] and answer.text == refusal_text("fr")
+
+
 def test_second_attempt_plan():
     class Local:
         avoids_words = True
