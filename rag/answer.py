@@ -669,5 +669,6 @@ def quote_pointed_passage(reply: str, question: str, hits: Sequence[Hit], *, emb
     query = embedder.embed_queries([question])[0]
     start, end, sentence = _closest_sentence(query, hits[n - 1], embedder=embedder)
     last = list(_MARKER.finditer(reply))[-1]
-    text = f"{reply[: last.start()].rstrip()} “{sentence.strip()}” [{n}]{reply[last.end():]}".strip()
+    before = renumber_citations(reply[: last.start()], {})  # the quote carries the one marker
+    text = f"{before} “{sentence.strip()}” [{n}]{reply[last.end():]}".strip()
     return text, n - 1, (start, end)

@@ -362,6 +362,7 @@ def test_a_reply_pointing_at_a_passage_twice_quotes_that_passages_sentence(index
 
 @pytest.mark.parametrize("reply,quoted", [
     ("[2]", True),
+    ("[2] [2]", True),
     ("Le média cité est [2].", True),
     ("Le média cité est la BBC [2].", False),  # an answer, checked as usual
     ("Apple [2].", False),  # the question's own words: a wrong answer, not a pointer
@@ -377,8 +378,8 @@ def test_only_a_reply_pointing_at_one_passage_is_quoted(reply, quoted):
     assert (result is not None) is quoted
     if quoted:
         text, index, (start, end) = result
-        assert index == 1 and text.endswith("” [2]" + reply[reply.index("]") + 1:])
-        assert hits[1].chunk.text[start:end] in text
+        assert index == 1 and text.endswith("” [2]" + reply[reply.rindex("]") + 1:])
+        assert text.count("[2]") == 1 and hits[1].chunk.text[start:end] in text
 
 
 def test_a_pointing_reply_is_refused_on_weak_evidence_or_when_turned_off(indexed, config, fake_embedder):
