@@ -21,7 +21,7 @@ from .chunking import split_sentences
 from .config import RAGConfig
 from .figures import NUMBER, digits, repair_scales
 from .language import detect_language, named_article_language, refusal_text
-from .names import add_source_spellings
+from .names import add_source_spellings, katakana_names
 from .prompts import (NOT_FOUND, annotate_cjk_numbers, build_messages, mend_mixed_script_names, passage_reading,
                       strip_annotations, strip_invented_spellings)
 from .retrieval import Hit, retrieve, select_passages
@@ -109,37 +109,51 @@ def _names_and_numbers(text: str) -> set[str]:
     return {w.lower() for w in re.findall(r"\w+", text) if len(w) > 1 and (w[0].isupper() or w[0].isdigit())}
 
 
-def best_supporting_passage(answer: str, hits: Sequence[Hit]) -> int:
+def _shared_names(names: set[str], kana_names: Iterable[str], passage: str, passage_terms: set[str]) -> int:
+    """How many of an answer's names a passage has: capitalised words among its words,
+    katakana names (ジャック・ライ, which the answer took from a Japanese passage) in its text."""
+    return len(names & passage_terms) + sum(name in passage for name in kana_names)
+
+
+def best_supporting_passage(answer: str, hits: Sequence[Hit], *, question: str = "") -> int:
     """Index of the passage stating most of the answer's figures (by value), then sharing
-    most names/numbers, then most words (CJK bigrams included); ties go to the
-    better-ranked one. A figure of two digits or more says more than a name: "Meta" is
-    in most passages of these articles, 1,300,000 in one."""
+    most names/numbers (katakana names included), then most words (CJK bigrams
+    included); ties go to the better-ranked one. A figure of two digits or more says
+    more than a name: "Meta" is in most passages of these articles, 1,300,000 in one.
+    Names and words the ``question`` already has are not counted: every passage
+    retrieval found shares them, whether or not it holds the answer (README,
+    "Design for a small model")."""
     from .retrieval import tokenize
 
     # By value, as the invented-number check compares them: "1,300,000" is the
     # passage's 130万(=1.3 million).
     figures = {k for k in _number_keys(answer) if len(k) >= 2}
     names, terms = _names_and_numbers(answer), {t for t in tokenize(answer) if len(t) > 1}
+    names -= _names_and_numbers(question)
+    terms -= set(tokenize(question))
+    kana_names = set(katakana_names([answer])) - set(katakana_names([question]))
     best, best_key = 0, (0, 0, 0)
     for i, hit in enumerate(hits):
         # As the model read it: "65 billion" in the answer is the passage's 650億(=65 billion).
         passage = annotate_cjk_numbers(hit.passage_text())
         passage_terms = set(tokenize(passage))
-        key = (len(figures & _number_keys(passage)), len(names & passage_terms), len(terms & passage_terms))
+        key = (len(figures & _number_keys(passage)), _shared_names(names, kana_names, passage, passage_terms),
+               len(terms & passage_terms))
         if key > best_key:
             best, best_key = i, key
     return best
 
 
-def check_citations(text: str, hits: Sequence[Hit]) -> tuple[str, list[int]]:
-    """Drop markers that point nowhere, repair an answer with none, number 1..m.
+def check_citations(text: str, hits: Sequence[Hit], *, question: str = "") -> tuple[str, list[int]]:
+    """Drop markers that point nowhere, repair an answer with none (citing the passage
+    that best supports what it adds to ``question``), number 1..m.
 
     Returns the new text and, for each new number n, the index into ``hits``.
     """
     valid = [n for n in cited_numbers(text) if 1 <= n <= len(hits)]
     if not valid:
         text = renumber_citations(text, {})
-        valid = [best_supporting_passage(text, hits) + 1]
+        valid = [best_supporting_passage(text, hits, question=question) + 1]
         text = _append_marker(text, valid[0])
     mapping = {old: new for new, old in enumerate(valid, start=1)}
     return renumber_citations(text, mapping), [old - 1 for old in valid]
@@ -539,7 +553,7 @@ def ask_stream(question: str, *, config: RAGConfig | None = None, history=None,
     if refused or unsupported_numbers(answer_text, read):
         yield finish(refusal_text(language), raw, True, [], llm.name)
         return
-    text, used = check_citations(answer_text, passages)
+    text, used = check_citations(answer_text, passages, question=question)
     highlights = highlight_spans(text, [passages[i] for i in used], embedder=embedder)
     yield finish(text, raw, False, used, llm.name, {i: highlights[j] for j, i in enumerate(used) if highlights[j]})
 

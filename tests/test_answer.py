@@ -429,6 +429,25 @@ def test_unmarked_answer_cites_the_passage_with_its_names_not_its_language():
     assert check_citations("Oui.", hits)[1] == [0]
 
 
+def test_unmarked_answer_cites_the_passage_with_its_katakana_names():
+    # The answer carries the Japanese passage's spelling (added after generation);
+    # "Meta" is in the other passage only, but Meta is in most passages of these articles.
+    hits = _hits("Meta hired several researchers.", "メタ社は元ディープマインドの研究者ジャック・ライ氏を採用した。")
+    text, used = check_citations("Meta a recruté un ancien chercheur de DeepMind (Jack Lay, ジャック・ライ).", hits)
+    assert used == [1] and text.endswith("ジャック・ライ) [1].")
+
+
+def test_unmarked_answer_cites_by_what_it_adds_to_the_question():
+    # "Meta" comes from the question: it doesn't tell which passage holds the answer
+    # (gold ko-04 cited a passage naming Meta in Latin letters over the one with 2~4倍).
+    # With nothing else shared, the better-ranked passage is cited.
+    hits = _hits("メタのような企業が現在の報酬の2~4倍を提示している。", "Bloomberg says Meta is hiring.")
+    question = "블룸버그에 따르면 Meta 같은 기업들은 애플 직원들에게 현재 보상의 몇 배를 제시하고 있나요?"
+    answer = "블룸버그에 따르면 Meta 같은 기업들은 애플 직원들에게 현재 보상의 2~4倍를 제시하고 있습니다."
+    assert check_citations(answer, hits)[1] == [1]  # by the shared "Meta", without the question
+    assert check_citations(answer, hits, question=question)[1] == [0]
+
+
 def test_years_not_in_passages():
     from rag.answer import years_not_in_passages
 
