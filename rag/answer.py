@@ -16,7 +16,7 @@ from typing import Iterable, Iterator, Sequence
 
 import numpy as np
 
-from .answer_kind import question_answer_kind
+from .answer_kind import YEAR, question_answer_kind
 from .chunking import split_sentences
 from .config import RAGConfig
 from .figures import NUMBER, digits, repair_scales
@@ -260,21 +260,48 @@ _CLAUSE_COMMAS = ",，、"
 _SENTENCE_ENDS = ".。!！?？\n"
 
 
-def drop_unsupported_asides(answer: str, sources: Sequence[str]) -> str:
+def drop_unsupported_asides(answer: str, sources: Sequence[str], *, year_wanted: bool = False) -> str:
     """Remove the asides that hold an invented figure: a clause set off by commas or a
     parenthesis ("Alexandr Wang, who founded Scale AI in 2015, was 28 [2]" -> "Alexandr
-    Wang was 28 [2]"). The 1.5B model decorates right answers with a year from memory,
-    and the invented-number check then refused the whole answer. A figure in the main
-    clause is left, so the check still refuses an answer that rests on it."""
+    Wang was 28 [2]"), or the year a date was completed with ("Ngày 29 tháng 7 năm
+    2021" -> "Ngày 29 tháng 7") unless the question asks for a year (``year_wanted``).
+    The 1.5B model decorates right answers with a year from memory, and the
+    invented-number check then refused the whole answer. A figure in the main clause is
+    left, so the check still refuses an answer that rests on it."""
     for key in unsupported_numbers(answer, sources):
         for match in _NUMBER.finditer(answer):
             if _number_key(match.group()) != key:
                 continue
             span = _aside_around(answer, match.start(), match.end())
+            if span is None and not year_wanted:
+                span = _year_of_date(answer, match.start(), match.end())
             if span:
                 answer = answer[: span[0]] + answer[span[1] :]
                 break
     return answer  # spacing is tidied with the markers (renumber_citations)
+
+
+# A day and month followed by the year: "29 tháng 7 năm 2021", "July 29, 2021", "29 juillet
+# 2021", "29. Juli 2021", "29 de julio de 2021"; and the year first: "2021年7月29日", "2021년 7월".
+_DATE_BEFORE_YEAR = re.compile(
+    r"(?:(?<!\d)\d{1,2}\.?\s+(?:de\s+)?[^\W\d_]+(?P<sep1>,?\s+(?:de\s+)?)"
+    r"|[^\W\d_]+\s+\d{1,2}(?P<sep2>,\s*)|tháng\s+\d{1,2}(?P<sep3>,?\s+(?:năm\s+)?))$")
+_YEAR_BEFORE_DATE = re.compile(r"(?P<sep>\s*[年년]\s*)\d{1,2}\s*[月월]")
+
+
+def _year_of_date(text: str, start: int, end: int) -> tuple[int, int] | None:
+    """The span to cut when text[start:end] is a year completing a date, with what joins
+    it to the day and month; None otherwise."""
+    if not _YEAR.fullmatch(text[start:end]):
+        return None
+    before = _DATE_BEFORE_YEAR.search(text[max(0, start - 30) : start])
+    if before:
+        joint = before.group("sep1") or before.group("sep2") or before.group("sep3") or ""
+        return start - len(joint), end
+    after = _YEAR_BEFORE_DATE.match(text, end)
+    if after:
+        return start, after.start() + len(after.group("sep"))
+    return None
 
 
 def _aside_around(text: str, start: int, end: int) -> tuple[int, int] | None:
@@ -346,18 +373,19 @@ def strip_refusal_marker(text: str) -> str:
     return re.sub(r"\s*NOT[ _]?FOUND\.?\s*", " ", text).strip()
 
 
-def tidy_answer(raw: str, sources: Sequence[str], *, language: str) -> str:
+def tidy_answer(raw: str, sources: Sequence[str], *, language: str, year_wanted: bool = False) -> str:
     """The model's answer after the checks that mend it against ``sources`` (what the
     model read: passages, question, conversation), in this order:
     the passages' katakana spelling beside a romanized name (names.py); spellings in
     parentheses that no source has removed, katakana names ended in Chinese mended
     (prompts.py); misread figures given the passages' value (figures.py); asides
-    holding a figure no source has cut. What is left may still state an invented
+    holding a figure no source has cut, and a year no source has that completes a date
+    (unless ``year_wanted``: the question asks for it). What is left may still state an invented
     figure: ``unsupported_numbers`` judges that, and such an answer is refused."""
     text = add_source_spellings(strip_refusal_marker(raw), sources)
     text = mend_mixed_script_names(strip_invented_spellings(text, sources), sources)
     text = repair_scales(text, sources, language=language)
-    return drop_unsupported_asides(text, sources)
+    return drop_unsupported_asides(text, sources, year_wanted=year_wanted)
 
 
 # -- asking ----------------------------------------------------------------------------
@@ -549,7 +577,7 @@ def ask_stream(question: str, *, config: RAGConfig | None = None, history=None,
             text, used = check_citations(text, passages)
             yield finish(text, raw, False, used, llm.name, {index: span})
             return
-    answer_text = tidy_answer(raw, read, language=language)
+    answer_text = tidy_answer(raw, read, language=language, year_wanted=kind == YEAR)
     if refused or unsupported_numbers(answer_text, read):
         yield finish(refusal_text(language), raw, True, [], llm.name)
         return

@@ -515,6 +515,41 @@ def test_drop_unsupported_asides(answer, kept):
     assert drop_unsupported_asides(answer, ["Wang, 28歳, 49%の株式"]) == kept
 
 
+@pytest.mark.parametrize("answer, kept", [
+    # A date the model completed with a year no passage has: the year goes.
+    ("Ngày 29 tháng 7 năm 2021.", "Ngày 29 tháng 7."),
+    ("July 29, 2021 [1].", "July 29 [1]."),
+    ("Le 29 juillet 2021 [1].", "Le 29 juillet [1]."),
+    ("Am 29. Juli 2021 [1].", "Am 29. Juli [1]."),
+    ("El 29 de julio de 2021 [1].", "El 29 de julio [1]."),
+    ("On 29 July 2021, Zhao was named [1].", "On 29 July, Zhao was named [1]."),
+    ("2021年7月29日に任命された。", "7月29日に任命された。"),
+    ("2021년 7월 29일입니다.", "7월 29일입니다."),
+    # Not a date: left for the invented-number check.
+    ("He joined Apple in 2015 [1].", "He joined Apple in 2015 [1]."),
+    ("Meta paid 12 2015 dollars [1].", "Meta paid 12 2015 dollars [1]."),
+    # A year the passages have stays.
+    ("Le 29 juillet 2024 [1].", "Le 29 juillet 2024 [1]."),
+])
+def test_an_invented_year_completing_a_date_is_dropped(answer, kept):
+    from rag.answer import drop_unsupported_asides
+
+    sources = ["le 29 juillet, Meta a nommé Zhao", "7月29日", "Meta a dépensé 12 milliards en 2024"]
+    assert drop_unsupported_asides(answer, sources) == kept
+    # Asked for a year, the model's year is the answer itself: left for the check.
+    assert drop_unsupported_asides(answer, sources, year_wanted=True) == answer
+
+
+def test_a_date_keeps_its_day_without_the_invented_year_unless_the_year_is_asked(indexed, config, fake_embedder):
+    # The French article says "Le 29 juillet" (no year); every chunk is read.
+    answer = _ask_reading_every_chunk("Shengjia Zhao được bổ nhiệm vào ngày nào?", "Ngày 29 tháng 7 năm 1999 [1].",
+                                      indexed, config, fake_embedder)
+    assert not answer.refused and answer.text == "Ngày 29 tháng 7 [1]."
+    answer = _ask_reading_every_chunk("Shengjia Zhao được bổ nhiệm vào năm nào?", "Ngày 29 tháng 7 năm 1999 [1].",
+                                      indexed, config, fake_embedder)
+    assert answer.refused  # "in what year": 1999 is the answer, and invented
+
+
 def test_an_invented_year_in_an_aside_is_dropped_not_the_answer(indexed, config, fake_embedder):
     llm = FakeLLM("Pang, who studied until 2011, came from Alphabet [1].")
     answer = ask("Where did Ruoming Pang work before Apple?", config=config, store=indexed,

@@ -120,7 +120,7 @@ def test_replay_reproduces_a_run_and_shows_what_a_change_does(tmp_path, articles
     assert [r["answer"] for r in replayed["items"]] == [r["answer"] for r in recorded["items"]]
 
     # A recorded answer with a figure no passage states is refused by the current checks.
-    recorded["items"][0]["raw_answer"] = "Le 29 juillet 1999 [1]."
+    recorded["items"][0]["raw_answer"] = "Le 29 juillet, pour 1999 euros [1]."
     replayed = replay_gold_eval(recorded, items, config=config, seeds=[articles])
     assert replayed["metrics"]["answer_accuracy"] == 0.0
     assert [c["id"] for c in replayed["replay"]["changed"]] == ["q1"]
