@@ -43,18 +43,21 @@ def test_check_citations_repairs_an_answer_without_markers():
     assert used == [1]  # the passage that shares "alphabet" and "2021"
 
 
-def test_an_answer_without_markers_finds_its_figure_as_the_model_read_it():
+@pytest.mark.parametrize("passages, answer", [
     # "65 billion" is the Western reading of 650億, which the model saw beside it.
-    hits = _hits("Meta a dépensé 65 euros par employé.", "Metaはデータセンターに最大650億ドルを投じる。")
-    text, used = check_citations("Meta will spend up to 65 billion dollars.", hits)
-    assert used == [1] and text.endswith("[1].")
-
-
-def test_an_answer_without_markers_finds_its_figure_by_value():
+    (("Meta a dépensé 65 euros par employé.", "Metaはデータセンターに最大650億ドルを投じる。"),
+     "Meta will spend up to 65 billion dollars."),
     # "1,300,000" (a repaired 130万) shares no token with "130万(=1.3 million)", but its value.
-    hits = _hits("Meta achète des puces Nvidia, selon Meta.", "新しい施設は130万個のチップを備える。")
-    text, used = check_citations("Meta incluirá 1,300,000 GPU de Nvidia.", hits)
-    assert used == [1] and text.endswith("[1].")
+    (("Meta achète des puces Nvidia, selon Meta.", "新しい施設は130万個のチップを備える。"),
+     "Meta incluirá 1,300,000 GPU de Nvidia."),
+    # The answer carries the Japanese passage's spelling (added after generation);
+    # "Meta" is in the other passage only, but Meta is in most passages of these articles.
+    (("Meta hired several researchers.", "メタ社は元ディープマインドの研究者ジャック・ライ氏を採用した。"),
+     "Meta a recruté un ancien chercheur de DeepMind (Jack Lay, ジャック・ライ)."),
+])
+def test_an_answer_without_markers_cites_the_passage_with_its_figure_or_name(passages, answer):
+    text, used = check_citations(answer, _hits(*passages))
+    assert used == [1] and text == answer[:-1] + " [1]."
 
 
 def test_renumber_splits_grouped_markers():
@@ -427,14 +430,6 @@ def test_unmarked_answer_cites_the_passage_with_its_names_not_its_language():
     # Without names in common, the most shared words decide, then the rank.
     assert check_citations("Ils ont présenté la proposition.", hits)[1] == [0]
     assert check_citations("Oui.", hits)[1] == [0]
-
-
-def test_unmarked_answer_cites_the_passage_with_its_katakana_names():
-    # The answer carries the Japanese passage's spelling (added after generation);
-    # "Meta" is in the other passage only, but Meta is in most passages of these articles.
-    hits = _hits("Meta hired several researchers.", "メタ社は元ディープマインドの研究者ジャック・ライ氏を採用した。")
-    text, used = check_citations("Meta a recruté un ancien chercheur de DeepMind (Jack Lay, ジャック・ライ).", hits)
-    assert used == [1] and text.endswith("ジャック・ライ) [1].")
 
 
 def test_unmarked_answer_cites_by_what_it_adds_to_the_question():
