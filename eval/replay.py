@@ -38,6 +38,9 @@ class ReplayLLM:
     The answering prompt gets the recorded raw answer of the question it asks (NOT
     FOUND when the recorded run had none); the follow-up check says "no" exactly when
     the recorded answer was refused by the retrieval gate, which is what a "no" led to.
+    An answer prompt after the recorded answer was given can only be the recheck on the
+    strongest passages (rag/answer.py): it gets NOT FOUND, so the recorded answer stands
+    (it already is the rechecked one when the recorded run took that).
     """
 
     name = "replay"
@@ -46,6 +49,7 @@ class ReplayLLM:
     def __init__(self, records: Sequence[dict]) -> None:
         self.by_question = {r["question"]: r for r in records}
         self.unknown: list[str] = []  # prompts whose question the report does not hold
+        self.answered: set[str] = set()  # questions whose recorded answer was given
 
     def _record(self, question: str) -> dict | None:
         record = self.by_question.get(question.strip())
@@ -63,9 +67,16 @@ class ReplayLLM:
             record = self._record(match.group(1)) if match else None
             yield "no" if record and record["backend"] == RETRIEVAL_GATE else "yes"
             return
+        from rag.answer import is_non_answer, is_refusal
+
         match = _ANSWER_QUESTION.search(user)
         record = self._record(match.group(1)) if match else None
-        yield (record or {}).get("raw_answer") or NOT_FOUND
+        raw = (record or {}).get("raw_answer") or NOT_FOUND
+        if record is not None and record["question"] in self.answered:
+            raw = NOT_FOUND
+        elif record is not None and not (is_refusal(raw) or is_non_answer(raw, record["question"])):
+            self.answered.add(record["question"])
+        yield raw
 
 
 def compare_items(old: Sequence[dict], new: Sequence[dict]) -> dict[str, list[dict]]:

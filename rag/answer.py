@@ -544,7 +544,7 @@ def ask_stream(question: str, *, config: RAGConfig | None = None, history=None,
         return
 
     kind = question_answer_kind(question)
-    read = [passage_reading(p.passage_text(), kind) for p in passages] + [question] + [q + " " + a for q, a in turns]
+    read = _what_the_model_read(passages, kind, question, turns)
     t0 = time.perf_counter()
     insist, avoid = False, ()
     for attempt in (1, 2):
@@ -582,8 +582,46 @@ def ask_stream(question: str, *, config: RAGConfig | None = None, history=None,
         yield finish(refusal_text(language), raw, True, [], llm.name)
         return
     text, used = check_citations(answer_text, passages, question=question)
+    if config.recheck_from_passage and min(used) >= config.recheck_from_passage - 1:
+        # Only weak passages back this answer: see what the strongest ones say.
+        t0 = time.perf_counter()
+        strongest = passages[:min(RECHECK_PASSAGES, config.recheck_from_passage - 1)]
+        rechecked = answer_from_passages(question, strongest, llm=llm, config=config, language=language, history=turns)
+        timings["recheck"] = time.perf_counter() - t0
+        if rechecked is not None:
+            text, raw, used = rechecked  # ``strongest`` is a prefix: its indices are passages'
     highlights = highlight_spans(text, [passages[i] for i in used], embedder=embedder)
     yield finish(text, raw, False, used, llm.name, {i: highlights[j] for j, i in enumerate(used) if highlights[j]})
+
+
+def _what_the_model_read(passages: Sequence[Hit], kind: str | None, question: str,
+                         turns: list[tuple[str, str]]) -> list[str]:
+    # What an answer may take its figures and names from: the passages as the prompt
+    # showed them, the question and the conversation.
+    return [passage_reading(p.passage_text(), kind) for p in passages] + [question] + [q + " " + a for q, a in turns]
+
+
+RECHECK_PASSAGES = 3  # how many of the best passages a weakly backed answer is checked on
+
+
+def answer_from_passages(question: str, passages: Sequence[Hit], *, llm, config: RAGConfig, language: str,
+                history: Sequence[tuple[str, str]] = ()) -> tuple[str, str, list[int]] | None:
+    """Ask once on ``passages`` alone and check the reply as ``ask`` does: (text, raw
+    reply, indices of the cited passages), or None when the reply is no usable answer
+    (a refusal, no answer at all, or a figure the passages do not hold). Not streamed:
+    it replaces an answer already shown."""
+    kind = question_answer_kind(question)
+    messages = build_messages(question, passages, language=language, history=list(history), answer_kind=kind)
+    reply = llm.stream(messages, max_tokens=config.max_tokens, temperature=config.temperature)
+    raw = strip_annotations("".join(reply)).strip()
+    if is_refusal(raw) or is_non_answer(raw, question):
+        return None
+    read = _what_the_model_read(passages, kind, question, list(history))
+    text = tidy_answer(raw, read, language=language, year_wanted=kind == YEAR)
+    if unsupported_numbers(text, read):
+        return None
+    text, used = check_citations(text, passages, question=question)
+    return text, raw, used
 
 
 REFUSAL_WORDS = ("NOT", "NO")  # how the model starts "NOT FOUND" (and "NO ANSWER")

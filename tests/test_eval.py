@@ -141,8 +141,12 @@ def test_replay_llm_finds_the_question_in_each_prompt():
 
     # The earlier question is in the prompt too; the one asked is what counts.
     for insist in (False, True):
+        llm = ReplayLLM(records)
         assert said(build_messages("And when did he join?", [], language="en", history=history,
                                    insist=insist)) == "In 2021 [1]."
+    # Asked again after that answer: the recheck on the strongest passages, which
+    # keeps the recorded answer.
+    assert said(build_messages("And when did he join?", [], language="en", history=history)) == "NOT FOUND"
     assert said(build_follow_up_messages("And when did he join?", history)) == "yes"
     assert said(build_follow_up_messages("Who won the World Cup?", history)) == "no"
     assert said(build_messages("Who won the World Cup?", [], language="en")) == "NOT FOUND"
