@@ -605,7 +605,7 @@ RECHECK_PASSAGES = 3  # how many of the best passages a weakly backed answer is 
 
 
 def answer_from_passages(question: str, passages: Sequence[Hit], *, llm, config: RAGConfig, language: str,
-                history: Sequence[tuple[str, str]] = ()) -> tuple[str, str, list[int]] | None:
+                         history: Sequence[tuple[str, str]] = ()) -> tuple[str, str, list[int]] | None:
     """Ask once on ``passages`` alone and check the reply as ``ask`` does: (text, raw
     reply, indices of the cited passages), or None when the reply is no usable answer
     (a refusal, no answer at all, or a figure the passages do not hold). Not streamed:
