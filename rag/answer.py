@@ -577,11 +577,12 @@ def ask_stream(question: str, *, config: RAGConfig | None = None, history=None,
             text, used = check_citations(text, passages)
             yield finish(text, raw, False, used, llm.name, {index: span})
             return
-    answer_text = tidy_answer(raw, read, language=language, year_wanted=kind == YEAR)
-    if refused or unsupported_numbers(answer_text, read):
+    checked = None if refused else _checked_answer(raw, passages, read, question=question, language=language,
+                                                   answer_kind=kind)
+    if checked is None:
         yield finish(refusal_text(language), raw, True, [], llm.name)
         return
-    text, used = check_citations(answer_text, passages, question=question)
+    text, used = checked
     if config.recheck_from_passage and min(used) >= config.recheck_from_passage - 1:
         # Only weak passages back this answer: see what the strongest ones say.
         t0 = time.perf_counter()
@@ -589,7 +590,7 @@ def ask_stream(question: str, *, config: RAGConfig | None = None, history=None,
         rechecked = answer_from_passages(question, strongest, llm=llm, config=config, language=language, history=turns)
         timings["recheck"] = time.perf_counter() - t0
         if rechecked is not None:
-            text, raw, used = rechecked  # ``strongest`` is a prefix: its indices are passages'
+            text, used, raw = rechecked  # ``strongest`` is a prefix: its indices are passages'
     highlights = highlight_spans(text, [passages[i] for i in used], embedder=embedder)
     yield finish(text, raw, False, used, llm.name, {i: highlights[j] for j, i in enumerate(used) if highlights[j]})
 
@@ -601,13 +602,23 @@ def _what_the_model_read(passages: Sequence[Hit], kind: str | None, question: st
     return [passage_reading(p.passage_text(), kind) for p in passages] + [question] + [q + " " + a for q, a in turns]
 
 
+def _checked_answer(raw: str, passages: Sequence[Hit], read: list[str], *, question: str, language: str,
+                    answer_kind: str | None) -> tuple[str, list[int]] | None:
+    """A reply that is an answer, mended against what the model ``read`` and cited
+    (text, indices of the cited passages); None when it still states an invented figure."""
+    text = tidy_answer(raw, read, language=language, year_wanted=answer_kind == YEAR)
+    if unsupported_numbers(text, read):
+        return None
+    return check_citations(text, passages, question=question)
+
+
 RECHECK_PASSAGES = 3  # how many of the best passages a weakly backed answer is checked on
 
 
 def answer_from_passages(question: str, passages: Sequence[Hit], *, llm, config: RAGConfig, language: str,
-                         history: Sequence[tuple[str, str]] = ()) -> tuple[str, str, list[int]] | None:
-    """Ask once on ``passages`` alone and check the reply as ``ask`` does: (text, raw
-    reply, indices of the cited passages), or None when the reply is no usable answer
+                         history: Sequence[tuple[str, str]] = ()) -> tuple[str, list[int], str] | None:
+    """Ask once on ``passages`` alone and check the reply as ``ask`` does: (text,
+    indices of the cited passages, raw reply), or None when the reply is no usable answer
     (a refusal, no answer at all, or a figure the passages do not hold). Not streamed:
     it replaces an answer already shown."""
     kind = question_answer_kind(question)
@@ -617,11 +628,8 @@ def answer_from_passages(question: str, passages: Sequence[Hit], *, llm, config:
     if is_refusal(raw) or is_non_answer(raw, question):
         return None
     read = _what_the_model_read(passages, kind, question, list(history))
-    text = tidy_answer(raw, read, language=language, year_wanted=kind == YEAR)
-    if unsupported_numbers(text, read):
-        return None
-    text, used = check_citations(text, passages, question=question)
-    return text, raw, used
+    checked = _checked_answer(raw, passages, read, question=question, language=language, answer_kind=kind)
+    return None if checked is None else (*checked, raw)
 
 
 REFUSAL_WORDS = ("NOT", "NO")  # how the model starts "NOT FOUND" (and "NO ANSWER")

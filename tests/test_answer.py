@@ -398,10 +398,6 @@ def _prompt_passages(messages) -> list[str]:
     return re.findall(r"^\[\d+\].*$", messages[-1]["content"], flags=re.M)
 
 
-def _passage_count(messages) -> int:
-    return len(_prompt_passages(messages))
-
-
 def _prompt_chunk_ids(answer, config, embedder) -> list[str]:
     from rag.retrieval import select_passages
 
@@ -413,7 +409,7 @@ def _prompt_chunk_ids(answer, config, embedder) -> list[str]:
 def _weak_then(recheck_reply):
     """A model that answers from the last passage when it reads three, and says
     ``recheck_reply`` when it reads fewer."""
-    return FakeLLM(lambda messages: "Bowen Zhang [3]." if _passage_count(messages) == 3 else recheck_reply)
+    return FakeLLM(lambda messages: "Bowen Zhang [3]." if len(_prompt_passages(messages)) == 3 else recheck_reply)
 
 
 def test_an_answer_from_weak_passages_only_is_replaced_by_the_strongest_passages_answer(
