@@ -67,7 +67,7 @@ class ReplayLLM:
             record = self._record(match.group(1)) if match else None
             yield "no" if record and record["backend"] == RETRIEVAL_GATE else "yes"
             return
-        from rag.answer import is_non_answer, is_refusal
+        from rag.refusal import is_non_answer, is_refusal
 
         match = _ANSWER_QUESTION.search(user)
         record = self._record(match.group(1)) if match else None

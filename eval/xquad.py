@@ -432,7 +432,7 @@ _PLAIN_REFUSAL = re.compile(
 
 
 def plain_refusal(text: str) -> bool:
-    from rag.answer import is_refusal
+    from rag.refusal import is_refusal
 
     return is_refusal(text) or bool(_PLAIN_REFUSAL.search(text.strip()))
 
@@ -461,7 +461,7 @@ def score_answer_text(record: dict, question: Question, text: str, *, refused: b
     """Add answer fields to ``record``: ``citations`` are (doc_id, passage text) pairs,
     None for a pipeline that does not cite. Markers like [1] are removed before scoring,
     so a gold answer "1" is not found in a citation marker."""
-    from rag.answer import renumber_citations
+    from rag.citations import renumber_citations
 
     plain = renumber_citations(text, {})
     record["answer"] = text

@@ -4,6 +4,9 @@ invented-number check lets it through; here the answer's value (digits x scale w
 is compared with the values the passages state, and a figure whose digits match a
 passage's but whose value does not is rewritten with the passage's value in the
 answer's own scale word.
+
+Figures are also compared by value (``number_keys``) by the invented-figure check
+(refusal.py) and by the citation repair (citations.py).
 """
 
 from __future__ import annotations
@@ -164,3 +167,25 @@ def _repair_spelled_out(answer: str, known: set[float], by_digits: dict[str, set
         return f"{int(number):,}".replace(",", separator)
 
     return _SPELLED_OUT.sub(repl, answer)
+
+
+# -- figures compared by value -------------------------------------------------------------
+NUMBER_PATTERN = re.compile(NUMBER)
+# The passages' CJK annotations spell the value out: 130万(=1.3 million).
+_ANNOTATED_SCALE = re.compile(r"(\d+(?:\.\d+)?) (billion|million)")
+
+
+def number_key(number: str) -> str:
+    """A figure as compared between an answer and its sources: digits only, so 14.3 /
+    14,3 and 1,300,000 / 1.300.000 compare equal. Leading zeros dropped: 0,2 (a
+    repaired "0,2 milliards") is the figure 2, not "02"."""
+    return digits(number).lstrip("0") or "0"
+
+
+def number_keys(text: str) -> set[str]:
+    """The keys of every figure in ``text``, with the converted forms of the passages'
+    CJK annotations (130万(=1.3 million) also gives 1300000)."""
+    keys = {number_key(n) for n in NUMBER_PATTERN.findall(text)}
+    for number, scale in _ANNOTATED_SCALE.findall(text):
+        keys.add(str(round(float(number) * (10**9 if scale == "billion" else 10**6))))
+    return keys

@@ -103,13 +103,13 @@ def test_thousands_grouped_with_spaces_are_one_number():
     assert repair_scales("Đối thủ có hơn 1 tỷ tham số [1].", [passage], language="vi") == "Đối thủ có hơn 1000 tỷ tham số [1]."
     # "1 000 tỷ" states the passage's value: neither invented nor repaired.
     assert repair_scales("Đối thủ có hơn 1 000 tỷ tham số [1].", [passage], language="vi") == "Đối thủ có hơn 1 000 tỷ tham số [1]."
-    from rag.answer import unsupported_numbers
+    from rag.refusal import unsupported_numbers
 
     assert unsupported_numbers("more than 1 000 billion parameters [1]", [passage]) == []
     assert repair_scales("Es sind 3 Milliarden [1].", [passage], language="de") == "Es sind 3 Milliarden [1]."
 
 
 def test_a_date_before_a_number_is_not_read_as_one_figure():
-    from rag.answer import unsupported_numbers
+    from rag.refusal import unsupported_numbers
 
     assert unsupported_numbers("Le 7 2025 ou en 2019 100 personnes [1].", ["7, 2025, 2019 et 100"]) == []

@@ -9,7 +9,7 @@ import socket
 import pytest
 
 from conftest import FakeLLM
-from rag.answer import cited_numbers
+from rag.citations import cited_numbers
 from rag.indexing import ingest_paths
 from rag.language import refusal_text
 from rag.llm import LLMError
@@ -67,7 +67,6 @@ def test_sources_panel_lists_citations_with_mark_and_context(indexed, config, fa
 def test_sources_html_escapes_and_marks_the_sentence(indexed, config, fake_embedder):
     from rag.answer import Citation
 
-    rag_ui = make_ui(config, indexed, fake_embedder)
     chunk = next(c for c in indexed.chunks_of("zh_apple") if "据彭博社报道" in c.text)
     sentence = "据彭博社报道"
     hs = chunk.start + chunk.text.index(sentence)
