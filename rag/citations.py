@@ -15,6 +15,7 @@ from .names import katakana_names
 from .prompts import annotate_cjk_numbers
 from .retrieval import Hit, tokenize
 
+# [1], [1, 3], [1、3], and the CJK brackets 【1】 ［1］ the model writes in CJK answers.
 MARKER = re.compile(r"[\[【［]\s*(\d+(?:\s*[,、，;]\s*\d+)*)\s*[\]】］]")
 
 

@@ -1,7 +1,6 @@
 """The passages' own sentences, chosen by embedding similarity (no LLM): the quotes of
 the extractive mode, the quote for a reply that only points at a passage, and the
-sentence each citation highlights. Compared by embeddings because the question or
-answer and the passage are often in different languages.
+sentence each citation highlights.
 """
 
 from __future__ import annotations
@@ -14,6 +13,7 @@ from .chunking import split_sentences
 from .citations import MARKER, cited_numbers, renumber_citations
 from .refusal import stops_short
 from .retrieval import Hit
+
 
 def _sentences_of(hit: Hit) -> list[tuple[int, int, str]]:
     """(doc_start, doc_end, text) of the sentences the model read of the passage."""

@@ -72,7 +72,6 @@ def stops_short(text: str) -> bool:
     return bool(last) and last.group(1).casefold() in _DANGLING
 
 
-
 def unsupported_numbers(answer: str, sources: Sequence[str]) -> list[str]:
     """Numbers of two or more digits in the answer that none of ``sources`` (the
     passages as the model read them, the question, the conversation) contains: a

@@ -43,7 +43,10 @@ def test_seed_languages_and_chunk_budget(real):
     "(2026-12-01) the model answers NOT FOUND, 'Apple' with NOT FOUND forbidden, 'Meta' with no system "
     "prompt, the same with the katakana glossed (アルファベット(=Alphabet)) or the question asked in "
     "Japanese or Chinese, and it translates the sentence as 'Apple CEO Tim Cook was awarded a special "
-    "incentive by Meta for joining Alphabet'. Strict, so the suite flags the day it passes"))
+    "incentive by Meta for joining Alphabet'. 2026-12-02: without a system prompt, worded otherwise, it reads the sentence "
+    "alone ('Google') but not among the 8 passages, and read one passage at a time it names a company "
+    "for nearly every passage; the sentence rewritten as plain clauses still gets NOT FOUND in the full "
+    "prompt (README, 'Tests'). Strict, so the suite flags the day it passes"))
 def test_english_question_about_the_japanese_article(real):
     from rag.answer import ask
 
