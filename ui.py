@@ -21,6 +21,7 @@ import re  # noqa: E402
 import shutil  # noqa: E402
 import sys  # noqa: E402
 import tempfile  # noqa: E402
+import threading  # noqa: E402
 from pathlib import Path  # noqa: E402
 from typing import Any, Iterator  # noqa: E402
 
@@ -600,6 +601,8 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:  # one clear line, not a traceback
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    # The language detector and the model load while the page opens, not at the first question.
+    threading.Thread(target=ui.warm_up, name="warm-up", daemon=True).start()
     demo = build_app(ui=ui)
     print(f"Chat UI on http://{args.host}:{args.port}", flush=True)
     launch(demo, host=args.host, port=args.port)

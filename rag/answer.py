@@ -151,7 +151,9 @@ def ask_stream(question: str, *, config: RAGConfig | None = None, history=None,
     if store.count() == 0:
         raise EmptyIndexError("No articles are indexed yet. Add some first: python ingest.py")
 
+    t0 = time.perf_counter()
     language = detect_language(question)
+    timings = {"language": time.perf_counter() - t0}  # the detector loads its models on first use (~4 s)
     turns = _clean_history(normalize_history(history), config.history_turns)
     queries = [question]
     if turns:
@@ -164,7 +166,7 @@ def ask_stream(question: str, *, config: RAGConfig | None = None, history=None,
     prefer = named if named and named in store.languages() else None
     retrieval = retrieve(queries, store=store, embedder=embedder, config=config, languages=query_languages,
                          prefer_language=prefer)
-    timings = dict(retrieval.timings)
+    timings.update(retrieval.timings)
     if config.llm != "extractive" and llm is None:
         from .llm import get_llm
 
@@ -291,6 +293,29 @@ def ask_stream(question: str, *, config: RAGConfig | None = None, history=None,
             text, used, raw = rechecked  # ``strongest`` is a prefix: its indices are passages'
     highlights = highlight_spans(text, [passages[i] for i in used], embedder=embedder)
     yield finish(text, raw, False, used, llm.name, {i: highlights[j] for j, i in enumerate(used) if highlights[j]})
+
+
+def warm_up(*, config: RAGConfig | None = None, llm=None) -> dict[str, float]:
+    """Load now what the first question would wait for, and say how long each part took:
+    the language detector's models (~4 s on first use) and, for the local backend, the
+    model with its reading of the answering system prompt (~6 s on 2 cores; llama.cpp
+    keeps those tokens, which every answering prompt starts with). Measured: the first
+    answer after start 20 s -> 10 s. For long-running apps (ui.py, rag.serve), at start."""
+    config = config or RAGConfig.from_env()
+    t0 = time.perf_counter()
+    detect_language("Which company did he work for before?")
+    timings = {"language": time.perf_counter() - t0}
+    if config.llm == "local":
+        t0 = time.perf_counter()
+        if llm is None:
+            from .llm import get_llm
+
+            llm = get_llm(config=config)
+        messages = build_messages("?", [], language="en")  # the system prompt is the part that counts
+        for _ in llm.stream(messages, max_tokens=1, temperature=0.0):
+            pass
+        timings["model"] = time.perf_counter() - t0
+    return timings
 
 
 def _what_the_model_read(passages: Sequence[Hit], kind: str | None, question: str,

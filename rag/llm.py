@@ -212,18 +212,24 @@ class OpenAIChat:
             raise LLMError(f"the OpenAI-compatible server failed: {exc}") from exc
 
 
+_local_load_lock = threading.Lock()
+
+
 def get_llm(*, config: RAGConfig) -> ChatModel:
     """The chat model the config names, loaded once per process."""
     if config.llm == "openai":
         return _openai_chat(config.openai_base_url, config.openai_model, config.openai_api_key)
     if config.llm == "local":
-        path = local_model_path(config=config)
-        try:
-            return _llama_chat(str(path), config.n_ctx, config.n_threads)
-        except LLMError:
-            raise
-        except Exception as exc:  # llama.cpp reports a bad file as ValueError
-            raise LLMError(f"cannot load the model {path}: {exc}") from exc
+        # One loader at a time: an app warming up at start and its first question must
+        # not assemble or load the model twice.
+        with _local_load_lock:
+            path = local_model_path(config=config)
+            try:
+                return _llama_chat(str(path), config.n_ctx, config.n_threads)
+            except LLMError:
+                raise
+            except Exception as exc:  # llama.cpp reports a bad file as ValueError
+                raise LLMError(f"cannot load the model {path}: {exc}") from exc
     raise LLMError(f"the {config.llm!r} backend has no chat model")
 
 

@@ -3,9 +3,12 @@ an optional model, lazily and thread-safely. Tests pass fakes in instead."""
 
 from __future__ import annotations
 
+import logging
 import threading
 
 from .config import RAGConfig
+
+log = logging.getLogger(__name__)
 
 
 class Resources:
@@ -34,3 +37,17 @@ class Resources:
 
                     self._store = open_store(config=self.config, embedder=embedder)
         return self._store
+
+    def warm_up(self) -> None:
+        """Open the index and load the language detector and the model now (call it in a
+        background thread at start), so the first question does not wait for them. A
+        failure is only logged: the first question reports it to the user."""
+        try:
+            from .answer import warm_up
+
+            self.store()
+            timings = warm_up(config=self.config, llm=self.llm)
+        except Exception as exc:
+            log.warning("warming up failed (the first question will say why): %s", exc)
+            return
+        log.info("ready: %s", ", ".join(f"{name} {seconds:.1f}s" for name, seconds in timings.items()))

@@ -552,6 +552,9 @@ def main(argv: list[str] | None = None) -> int:
     import uvicorn
 
     app = create_app(config, store=store, embedder=embedder)
+    if count:
+        # On the generation thread: a request arriving meanwhile waits for it, then runs warm.
+        app.state.service.executor.submit(app.state.service.warm_up)
     print(f"OpenAI-compatible API on http://{args.host}:{args.port}/v1 (model '{MODEL_ID}')", file=sys.stderr)
     uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level)
     return 0

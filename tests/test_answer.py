@@ -398,3 +398,36 @@ def test_an_ordinal_question_reads_ordinal_words_with_their_number(indexed, conf
     ask("Bowen Zhang est parti ?", config=config.replace(min_score=0.0), store=indexed, embedder=fake_embedder,
         llm=other)
     assert "quatrième personne" in other.calls[0][-1]["content"]
+
+
+def test_warm_up_reads_the_system_prompt_every_answer_starts_with(indexed, config, fake_embedder):
+    from rag.answer import warm_up
+
+    llm = FakeLLM("Pang [1].")
+    assert set(warm_up(config=config, llm=llm)) == {"language", "model"}
+    answer = ask("Who left Apple?", config=config, store=indexed, embedder=fake_embedder, llm=llm)
+    warm, asked = llm.calls
+    assert warm[0] == asked[0] and warm[0]["role"] == "system"  # llama.cpp's cached prefix
+    assert "language" in answer.timings
+
+
+def test_warm_up_loads_no_model_for_the_other_backends(config):
+    from rag.answer import warm_up
+
+    llm = FakeLLM()
+    for backend in ("extractive", "openai"):  # nothing to load; a request to an API would cost
+        assert set(warm_up(config=config.replace(llm=backend), llm=llm)) == {"language"}
+    assert llm.calls == []
+
+
+def test_an_app_warming_up_logs_a_failure_instead_of_raising(config, fake_embedder, store, caplog):
+    from rag.llm import LLMError
+    from rag.resources import Resources
+
+    class BrokenLLM(FakeLLM):
+        def stream(self, messages, **kwargs):
+            raise LLMError("cannot load the model /x.gguf")
+
+    with caplog.at_level("WARNING"):
+        Resources(config, store=store, embedder=fake_embedder, llm=BrokenLLM()).warm_up()
+    assert "cannot load the model /x.gguf" in caplog.text
