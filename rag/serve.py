@@ -56,8 +56,8 @@ from .answer import (  # noqa: E402
     Citation,
     EmptyIndexError,
 )
-from .citations import cited_numbers, renumber_citations  # noqa: E402
 from .chunking import approximate_token_count  # noqa: E402
+from .citations import cited_numbers, renumber_citations  # noqa: E402
 from .config import RAGConfig  # noqa: E402
 from .resources import Resources  # noqa: E402
 from .llm import LLMError  # noqa: E402
