@@ -134,13 +134,27 @@ def repair_scales(answer: str, sources: Sequence[str], *, language: str = "en") 
     return _repair_spelled_out(answer, known, by_digits)
 
 
+def without_stated_scaled_figures(answer: str, sources: Sequence[str]) -> str:
+    """``answer`` without the scaled figures whose value a source states: "14.300 millones"
+    (how Spanish writes 14.3 billion) states the passage's 143億(=14.3 billion) in other
+    digits, so comparing digits alone would call it invented."""
+    known = set().union(*(stated_values(source)[0] for source in sources)) if sources else set()
+
+    def stated(match: re.Match) -> str:
+        value = parse_number(match.group(1)) * _scale_of(match.group(3))
+        return "" if any(_close(value, k) for k in known) else match.group(0)
+
+    return _SCALED.sub(stated, answer)
+
+
 def _significant(digit_text: str) -> str:
     return digit_text.lstrip("0").rstrip("0")
 
 
 # A plain number of four digits or more, not followed by a scale word (those are above).
-_SPELLED_OUT = re.compile(rf"(?<![\d.,])\d{{1,3}}(?:([.,\u0020\u00a0\u202f])\d{{3}})+(?![\d.,]\d)(?!\s*(?:{_SCALE_WORD}))"
-                          rf"|(?<![\d.,])\d{{4,}}(?![\d.,]\d)(?!\s*(?:{_SCALE_WORD}))", re.IGNORECASE)
+# Whole numbers only ((?!\d)): "14300 millones" is not "1430" followed by "0 millones".
+_SPELLED_OUT = re.compile(rf"(?<![\d.,])\d{{1,3}}(?:([.,\u0020\u00a0\u202f])\d{{3}})+(?!\d|[.,]\d)(?!\s*(?:{_SCALE_WORD}))"
+                          rf"|(?<![\d.,])\d{{4,}}(?!\d|[.,]\d)(?!\s*(?:{_SCALE_WORD}))", re.IGNORECASE)
 
 
 def _repair_spelled_out(answer: str, known: set[float], by_digits: dict[str, set[float]]) -> str:

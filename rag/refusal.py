@@ -14,7 +14,7 @@ import unicodedata
 from typing import Iterable, Sequence
 
 from .citations import cited_numbers, renumber_citations
-from .figures import NUMBER_PATTERN, number_key, number_keys
+from .figures import NUMBER_PATTERN, number_key, number_keys, without_stated_scaled_figures
 from .retrieval import tokenize
 
 _REFUSAL_PATTERNS = re.compile(
@@ -78,7 +78,8 @@ def unsupported_numbers(answer: str, sources: Sequence[str]) -> list[str]:
     small model's invented figure. Single digits are left alone (ordinals, "four
     years" written 4)."""
     known = set().union(*(number_keys(s) for s in sources)) if sources else set()
-    answer = renumber_citations(answer, {})
+    # Figures with a scale word are judged by value first ("14.300 millones" for 143億).
+    answer = without_stated_scaled_figures(renumber_citations(answer, {}), sources)
     return sorted({key for key in number_keys(answer) if len(key) >= 2 and key not in known})
 
 

@@ -33,6 +33,9 @@ def test_stated_values_reads_cjk_units_western_scale_words_and_plain_numbers():
     ("Meta invested $143 billion in Scale AI [2].", "en", "Meta invested $14.3 billion in Scale AI [2]."),
     ("Un gerente puede ganar 130 millones [3].", "es", "Un gerente puede ganar 1,3 millones [3]."),
     ("Meta đầu tư 143 tỷ đô la [2].", "vi", "Meta đầu tư 14,3 tỷ đô la [2]."),
+    # 143億 read as 143 millions: the value in millions has five digits, kept whole.
+    ("Meta invirtió 143 millones de dólares en Scale AI [1].", "es",
+     "Meta invirtió 14300 millones de dólares en Scale AI [1]."),
 ])
 def test_a_misread_cjk_figure_gets_the_passages_value(answer, language, repaired):
     assert repair_scales(answer, PASSAGES, language=language) == repaired
@@ -46,6 +49,8 @@ def test_a_misread_cjk_figure_gets_the_passages_value(answer, language, repaired
     "Meta invested 7 billion [2].",  # matches nothing: the invented-number check's business
     "He was 28 years old.",  # no scale word
     "Meta made 650 millionaires [1].",  # a word that starts like a scale word
+    "Meta invirtió 14300 millones [2].",  # right, in millions: not "1430" and "0 millones"
+    "Meta invirtió 14.300 millones [2].",  # the same, as Spanish groups thousands
 ])
 def test_figures_that_match_or_match_nothing_are_left_alone(answer):
     assert repair_scales(answer, PASSAGES, language="en") == answer

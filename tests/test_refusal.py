@@ -126,3 +126,17 @@ def test_an_invented_year_completing_a_date_is_dropped(answer, kept):
     assert drop_unsupported_asides(answer, sources) == kept
     # Asked for a year, the model's year is the answer itself: left for the check.
     assert drop_unsupported_asides(answer, sources, year_wanted=True) == answer
+
+
+@pytest.mark.parametrize("answer", [
+    "Meta invirtió 14.300 millones de dólares [1].",  # how Spanish writes 14.3 billion
+    "Meta investierte 14.300 Millionen Dollar [1].",
+    "Meta invested 14,300 million dollars [1].",
+    "Meta invirtió 14,3 mil millones de dólares [1].",
+])
+def test_a_figure_with_a_scale_word_is_judged_by_its_value(answer):
+    from rag.prompts import annotate_cjk_numbers
+
+    passages = [annotate_cjk_numbers("メタ社はScale AIに143億ドルを投資して49%の株式を取得し")]
+    assert unsupported_numbers(answer, passages) == []
+    assert unsupported_numbers(answer.replace("14", "15"), passages) != []  # another value: invented
