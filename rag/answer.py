@@ -17,7 +17,7 @@ from .answer_kind import YEAR, question_answer_kind
 from .citations import check_citations, renumber_citations
 from .config import RAGConfig
 from .extractive import extractive_answer, highlight_spans, quote_pointed_passage
-from .figures import repair_scales
+from .figures import repair_currency, repair_scales
 from .language import detect_language, named_article_language, refusal_text
 from .names import add_source_spellings
 from .prompts import (NOT_FOUND, build_messages, mend_mixed_script_names, passage_reading, strip_annotations,
@@ -76,13 +76,14 @@ def tidy_answer(raw: str, sources: Sequence[str], *, language: str, year_wanted:
     model read: passages, question, conversation), in this order:
     the passages' katakana spelling beside a romanized name (names.py); spellings in
     parentheses that no source has removed, katakana names ended in Chinese mended
-    (prompts.py); misread figures given the passages' value (figures.py); asides
+    (prompts.py); misread figures given the passages' value, euros the passages state
+    in dollars (figures.py); asides
     holding a figure no source has cut, and a year no source has that completes a date
     (unless ``year_wanted``: the question asks for it). What is left may still state an invented
     figure: ``unsupported_numbers`` judges that, and such an answer is refused."""
     text = add_source_spellings(strip_refusal_marker(raw), sources)
     text = mend_mixed_script_names(strip_invented_spellings(text, sources), sources)
-    text = repair_scales(text, sources, language=language)
+    text = repair_currency(repair_scales(text, sources, language=language), sources, language=language)
     return drop_unsupported_asides(text, sources, year_wanted=year_wanted)
 
 
