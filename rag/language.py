@@ -84,6 +84,35 @@ def _detector():
     return LanguageDetectorBuilder.from_iso_codes_639_1(*codes).build()
 
 
+# In a short text (a question) names outvote the words that tell its language: "Wie alt
+# ist Alexandr Wang?" was read as Norwegian, "Что делала компания Tesla Electric Light &
+# Manufacturing?" as English. Measured on XQuAD's questions (en de es vi ru ro el tr zh,
+# 1190 each, 2026-12-02): 10608 -> 10665 of 10710 detected right; the gold set's 79 stay right.
+SHORT_TEXT = 300
+_WORD = re.compile(r"[^\W\d_]+(?:['’-][^\W\d_]+)*")
+_LATIN_WORD = re.compile(r"[A-Za-zÀ-ɏḀ-ỿ][A-Za-zÀ-ɏḀ-ỿ'’-]*$")
+_SENTENCE_START = re.compile(r"(?:^|[.!?¿¡:]\s*)$")
+
+
+def _without_names(text: str) -> str:
+    """``text`` without the words that are likely names: in a Greek or Cyrillic text its
+    Latin words; in a Latin text the capitalised words not opening a sentence and words
+    in capitals. The text itself when fewer than 6 letters would be left."""
+    words = list(_WORD.finditer(text))
+    latin = [w for w in words if _LATIN_WORD.match(w.group())]
+    if len(words) - len(latin) > len(latin):
+        names = latin
+    else:
+        names = [w for w in latin if (w.group()[0].isupper() and not _SENTENCE_START.search(text[:w.start()]))
+                 or (len(w.group()) > 1 and w.group().isupper())]
+    kept, end = [], 0
+    for name in names:
+        kept.append(text[end:name.start()])
+        end = name.end()
+    rest = "".join(kept) + text[end:]
+    return rest if sum(ch.isalpha() for ch in rest) >= 6 else text
+
+
 def detect_language(text: str, default: str = "en") -> str:
     """ISO 639-1 code of ``text``'s language; ``default`` when it cannot tell."""
     sample = text.strip()[:2000]
@@ -98,7 +127,7 @@ def detect_language(text: str, default: str = "en") -> str:
     han = len(_HAN.findall(sample))
     if letters and han / letters > 0.3:
         return "zh"
-    found = _detector().detect_language_of(sample)
+    found = _detector().detect_language_of(_without_names(sample) if len(sample) < SHORT_TEXT else sample)
     if found is None:
         return default
     code = found.iso_code_639_1.name.lower()

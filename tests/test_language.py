@@ -20,6 +20,28 @@ def test_detects_question_languages(text, code):
     assert detect_language(text) == code
 
 
+@pytest.mark.parametrize("text, code", [
+    # Short questions whose names outvoted their words (read as nb, nb, en, en, en, ro).
+    ("Wie alt ist Alexandr Wang?", "de"),
+    ("Qui est Alexandr Wang ?", "fr"),
+    ("Wer ist Tim Cook?", "de"),
+    ("Что делала компания Tesla Electric Light & Manufacturing?", "ru"),
+    ("Πόσα tackles κατέγραψε ο Luke Kuechly;", "el"),
+    ("Who won the Ekstraklasa Championship in 2000?", "en"),
+])
+def test_names_do_not_outvote_a_short_questions_words(text, code):
+    assert detect_language(text) == code
+
+
+def test_names_are_left_out_unless_nothing_else_would_be_left():
+    from rag.language import _without_names
+
+    assert _without_names("Wie alt ist Alexandr Wang?") == "Wie alt ist  ?"
+    assert _without_names("Что делала компания Tesla?") == "Что делала компания ?"  # Latin words in Cyrillic
+    assert _without_names("Was ist die NASUWT?") == "Was ist die ?"  # a word in capitals
+    assert _without_names("Tim Cook?") == "Tim Cook?"
+
+
 def test_empty_text_gets_default():
     assert detect_language("   ", default="en") == "en"
 
