@@ -601,7 +601,9 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:  # one clear line, not a traceback
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    # The language detector and the model load while the page opens, not at the first question.
+    ui.load_model()
+    # The language detector and the model's reading of the system prompt happen while the
+    # page opens, not at the first question.
     threading.Thread(target=ui.warm_up, name="warm-up", daemon=True).start()
     demo = build_app(ui=ui)
     print(f"Chat UI on http://{args.host}:{args.port}", flush=True)

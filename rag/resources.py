@@ -38,6 +38,20 @@ class Resources:
                     self._store = open_store(config=self.config, embedder=embedder)
         return self._store
 
+    def load_model(self) -> None:
+        """Load the local model now (1-3 s), in the main thread before the app prints its
+        address: llama.cpp silences stdout and stderr, of every thread, while it loads (in
+        a background warm-up it swallowed "Chat UI on http://..."). A failure is only
+        logged: the first question reports it, and the other backends still work."""
+        if self.llm is not None or self.config.llm != "local":
+            return
+        try:
+            from .llm import get_llm
+
+            get_llm(config=self.config)  # kept by get_llm for every later question
+        except Exception as exc:
+            log.warning("loading the model failed (the first question will say why): %s", exc)
+
     def warm_up(self) -> None:
         """Open the index and load the language detector and the model now (call it in a
         background thread at start), so the first question does not wait for them. A

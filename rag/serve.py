@@ -553,6 +553,7 @@ def main(argv: list[str] | None = None) -> int:
 
     app = create_app(config, store=store, embedder=embedder)
     if count:
+        app.state.service.load_model()  # before uvicorn logs: llama.cpp silences output while it loads
         # On the generation thread: a request arriving meanwhile waits for it, then runs warm.
         app.state.service.executor.submit(app.state.service.warm_up)
     print(f"OpenAI-compatible API on http://{args.host}:{args.port}/v1 (model '{MODEL_ID}')", file=sys.stderr)

@@ -431,3 +431,23 @@ def test_an_app_warming_up_logs_a_failure_instead_of_raising(config, fake_embedd
     with caplog.at_level("WARNING"):
         Resources(config, store=store, embedder=fake_embedder, llm=BrokenLLM()).warm_up()
     assert "cannot load the model /x.gguf" in caplog.text
+
+
+def test_an_app_loads_the_local_model_up_front_and_logs_a_failure(config, fake_embedder, store, caplog, monkeypatch):
+    import rag.llm
+    from rag.resources import Resources
+
+    loaded = []
+    monkeypatch.setattr(rag.llm, "get_llm", lambda *, config: loaded.append(config.llm))
+    Resources(config, store=store, embedder=fake_embedder).load_model()
+    Resources(config.replace(llm="extractive"), store=store, embedder=fake_embedder).load_model()
+    Resources(config, store=store, embedder=fake_embedder, llm=FakeLLM()).load_model()  # a given model
+    assert loaded == ["local"]
+
+    def broken(*, config):
+        raise rag.llm.LLMError("RAG_MODEL_PATH=/x.gguf does not exist")
+
+    monkeypatch.setattr(rag.llm, "get_llm", broken)
+    with caplog.at_level("WARNING"):
+        Resources(config, store=store, embedder=fake_embedder).load_model()
+    assert "RAG_MODEL_PATH=/x.gguf does not exist" in caplog.text
