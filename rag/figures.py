@@ -101,11 +101,8 @@ def _format(value: float, decimal_comma: bool) -> str:
     return text.replace(".", ",") if decimal_comma else text
 
 
-def repair_scales(answer: str, sources: Sequence[str], *, language: str = "en") -> str:
-    """Rewrite each scaled figure of ``answer`` whose value no source states but whose
-    digits one source figure has (a single value): "650 Milliarden" with a passage
-    "650億(=65 billion)" becomes "65 Milliarden". Figures that match, or that match
-    nothing (the invented-number check judges those), are left alone."""
+def _stated_by(sources: Sequence[str]) -> tuple[set[float], dict[str, set[float]]]:
+    """``stated_values`` of all ``sources`` together."""
     known: set[float] = set()
     by_digits: dict[str, set[float]] = {}
     for source in sources:
@@ -113,6 +110,15 @@ def repair_scales(answer: str, sources: Sequence[str], *, language: str = "en") 
         known |= values
         for key, vals in values_by_digits.items():
             by_digits.setdefault(key, set()).update(vals)
+    return known, by_digits
+
+
+def repair_scales(answer: str, sources: Sequence[str], *, language: str = "en") -> str:
+    """Rewrite each scaled figure of ``answer`` whose value no source states but whose
+    digits one source figure has (a single value): "650 Milliarden" with a passage
+    "650億(=65 billion)" becomes "65 Milliarden". Figures that match, or that match
+    nothing (the invented-number check judges those), are left alone."""
+    known, by_digits = _stated_by(sources)
 
     def repaired(number_text: str, scale_word: str) -> str:
         scale = _scale_of(scale_word)
@@ -138,7 +144,7 @@ def without_stated_scaled_figures(answer: str, sources: Sequence[str]) -> str:
     """``answer`` without the scaled figures whose value a source states: "14.300 millones"
     (how Spanish writes 14.3 billion) states the passage's 143億(=14.3 billion) in other
     digits, so comparing digits alone would call it invented."""
-    known = set().union(*(stated_values(source)[0] for source in sources)) if sources else set()
+    known, _ = _stated_by(sources)
 
     def stated(match: re.Match) -> str:
         value = parse_number(match.group(1)) * _scale_of(match.group(3))
