@@ -28,7 +28,7 @@ from typing import Any, Iterator  # noqa: E402
 import gradio as gr  # noqa: E402
 
 from rag.answer import MAX_QUESTION_CHARS, Answer, Citation, EmptyIndexError, ask_stream  # noqa: E402
-from rag.config import REPO_ROOT, RAGConfig  # noqa: E402
+from rag.config import RAGConfig  # noqa: E402
 from rag.resources import Resources  # noqa: E402
 from rag.language import REFUSALS, language_name  # noqa: E402
 from rag.llm import LLMError  # noqa: E402
@@ -36,7 +36,6 @@ from rag.serve import StreamingCitationView  # noqa: E402
 
 log = logging.getLogger("rag.ui")
 
-SEEDS_DIR = REPO_ROOT / "seeds"
 BACKENDS = ["local", "openai", "extractive"]
 MAX_PASSAGES = 10  # the Settings slider's range is 1..MAX_PASSAGES
 UPLOAD_TYPES = [".txt", ".md", ".markdown", ".html", ".htm"]
@@ -557,30 +556,12 @@ def launch(demo: gr.Blocks, *, host: str = "127.0.0.1", port: int | None = 7860,
     return demo.launch(**options)
 
 
-def ensure_indexed(ui: RagUI, paths=None, *, out=sys.stdout) -> None:
-    """Index seeds/ (or ``paths``) when the collection is empty; bring documents indexed
-    by an older version up to date from their files."""
-    store = ui.store()
-    if store.count():
-        from rag.indexing import reindex_outdated
+def ensure_indexed(ui: RagUI, *, out=sys.stdout) -> None:
+    """Index seeds/ when the collection is empty; bring documents indexed by an older
+    version up to date from their files (rag.indexing.ensure_indexed)."""
+    from rag.indexing import ensure_indexed as ensure_store_indexed
 
-        report, missing = reindex_outdated(store=store, embedder=ui.embedder(), config=ui.config)
-        if report.updated:
-            print(f"Re-indexed {len(report.updated)} document(s) indexed by an older version or other chunk "
-                  f"settings: {report.summary()}", file=out, flush=True)
-        if missing:
-            print(f"warning: {', '.join(missing)} were indexed by an older version and their files are gone; "
-                  "add them again to search them fully", file=sys.stderr, flush=True)
-        return
-    from rag.indexing import ingest_paths
-
-    paths = paths or [SEEDS_DIR]
-    print(f"The index '{ui.config.collection}' is empty: indexing {', '.join(str(p) for p in paths)} first…",
-          file=out, flush=True)
-    report = ingest_paths(paths, config=ui.config, store=store, embedder=ui.embedder())
-    for _, reason in report.skipped:
-        print(f"skipped: {reason}", file=sys.stderr)
-    print(report.summary(), file=out, flush=True)
+    ensure_store_indexed(store=ui.store(), embedder=ui.embedder(), config=ui.config, out=out)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -133,6 +133,8 @@ def ask_stream(question: str, *, config: RAGConfig | None = None, history=None,
 
     The final Answer's text can differ from the streamed text: citations are checked
     and a refusal is replaced by the standard wording in the question's language.
+    Without a ``store`` it opens the configured index and, when that is empty, indexes
+    ``config.seeds_dir`` first (stderr says so; ``index_seeds_when_empty`` turns it off).
     """
     config = config or RAGConfig.from_env()
     question = (question or "").strip()
@@ -146,11 +148,13 @@ def ask_stream(question: str, *, config: RAGConfig | None = None, history=None,
 
         embedder = get_embedder(config=config)
     if store is None:
+        from .indexing import index_seeds
         from .store import open_store
 
         store = open_store(config=config, embedder=embedder)
+        index_seeds(store=store, embedder=embedder, config=config)  # only when empty
     if store.count() == 0:
-        raise EmptyIndexError("No articles are indexed yet. Add some first: python ingest.py")
+        raise EmptyIndexError("No articles are indexed yet. Add some first: python ingest.py FOLDER_OR_FILES")
 
     t0 = time.perf_counter()
     language = detect_language(question)

@@ -28,6 +28,10 @@ class RAGConfig:
     # Where the index lives.
     data_dir: Path = REPO_ROOT / "data"
     collection: str = "news"
+    # Articles indexed when the UI, the API, `python -m rag` or ask() (without a store of
+    # its own) find the index empty, so a fresh clone answers at once; say so on stderr.
+    seeds_dir: Path = REPO_ROOT / "seeds"
+    index_seeds_when_empty: bool = True
     store_backend: StoreBackend = "persistent"
     chroma_host: str = "127.0.0.1"
     chroma_port: int = 8000

@@ -7,9 +7,10 @@ chunks in one write; bad files are reported and skipped without touching the ind
 from __future__ import annotations
 
 import hashlib
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable
+from typing import Callable, Iterable, TextIO
 
 from .chunking import chunk_document, chunk_sentences
 from .config import RAGConfig
@@ -120,4 +121,41 @@ def ingest_paths(
             report.skipped.append((str(path), str(exc)))
         if progress:
             progress(done, len(files), path.name)
+    return report
+
+
+def ensure_indexed(*, store, embedder, config: RAGConfig, out: TextIO | None = None) -> IngestReport | None:
+    """What an app does to its index at start: an empty index gets ``config.seeds_dir``
+    (when ``config.index_seeds_when_empty``), and documents indexed by an older version
+    are brought up to date from their files. Says what it does on ``out`` (stderr).
+
+    Returns the report of what was indexed, or None when nothing needed it."""
+    out = out or sys.stderr
+    if store.count() == 0:
+        return index_seeds(store=store, embedder=embedder, config=config, out=out)
+    report, missing = reindex_outdated(store=store, embedder=embedder, config=config)
+    if report.updated:
+        print(f"Re-indexed {len(report.updated)} document(s) indexed by an older version or other chunk "
+              f"settings: {report.summary()}", file=out, flush=True)
+    if missing:
+        print(f"warning: {', '.join(missing)} were indexed by an older version and their files are gone; "
+              "add them again to search them fully", file=out, flush=True)
+    return report if report.updated else None
+
+
+def index_seeds(*, store, embedder, config: RAGConfig, out: TextIO | None = None) -> IngestReport | None:
+    """Index ``config.seeds_dir`` into an empty index, saying so on ``out`` (stderr).
+
+    Returns None (and indexes nothing) when the index holds documents, when
+    ``index_seeds_when_empty`` is off, or when there is no seeds folder."""
+    out = out or sys.stderr
+    seeds = Path(config.seeds_dir)
+    if store.count() or not config.index_seeds_when_empty or not seeds.is_dir():
+        return None
+    print(f"The index '{config.collection}' is empty: indexing {seeds} first "
+          "(RAG_INDEX_SEEDS_WHEN_EMPTY=false turns this off)", file=out, flush=True)
+    report = ingest_paths([seeds], config=config, store=store, embedder=embedder)
+    for _, reason in report.skipped:
+        print(f"skipped: {reason}", file=out, flush=True)
+    print(report.summary(), file=out, flush=True)
     return report

