@@ -2,7 +2,7 @@
 
 The product indexes articles in several languages at once, and a question in one of
 them then competes with passages in its own language: multilingual-e5 scores those
-higher whatever they say (README, "Retrieval"). The pairs of ``eval.xquad`` cannot show
+higher whatever they say (docs/retrieval.md). The pairs of ``eval.xquad`` cannot show
 this, each corpus being in one language. Here paragraph i of XQuAD is indexed in
 language ``langs[i % len(langs)]`` (each paragraph once, in one language), and the
 questions of every one of those languages are asked, so a fifth of them (with five

@@ -267,7 +267,7 @@ def ask_stream(question: str, *, config: RAGConfig | None = None, history=None,
         said_not_found = is_refusal(raw)
         refused = said_not_found or is_non_answer(raw, question)
         # Strong retrieval evidence outweighs the small model's refusal: ask once more
-        # (README, "Design for a small model").
+        # (docs/decisions.md).
         if not (refused and attempt == 1 and retrieval.best_score >= config.answer_score):
             break
         insist, avoid = second_attempt(said_not_found, llm)

@@ -4,7 +4,7 @@ holds one.
 Retrieval gives sentences that hold the asked-for kind a bonus: "in what year did he
 join Apple?" matches "Pang, who joined Apple from Alphabet in 2021, ..." less well by
 meaning than sentences about Pang's move to Meta, but only the first has a year in it.
-Measured (README, "Retrieval"): on the gold set it lifts both year questions into the
+Measured (docs/retrieval.md): on the gold set it lifts both year questions into the
 top 5; on XQuAD's 251 year questions over eight pairs it is neutral (recall@1 229 -> 228,
 recall@5 246 -> 247). "The how-manyth" questions (何人目, 第几, thứ mấy, wievielte) want an
 ordinal: gold ja-04 ("he was the how-manyth person to leave Apple's AI team?") ranked "la

@@ -65,8 +65,7 @@ def best_supporting_passage(answer: str, hits: Sequence[Hit], *, question: str =
     included); ties go to the better-ranked one. A figure of two digits or more says
     more than a name: "Meta" is in most passages of these articles, 1,300,000 in one.
     Names and words the ``question`` already has are not counted: every passage
-    retrieval found shares them, whether or not it holds the answer (README,
-    "Design for a small model")."""
+    retrieval found shares them, whether or not it holds the answer (docs/decisions.md)."""
     # By value, as the invented-number check compares them: "1,300,000" is the
     # passage's 130万(=1.3 million).
     figures = {k for k in number_keys(answer) if len(k) >= 2}

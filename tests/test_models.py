@@ -46,7 +46,7 @@ def test_seed_languages_and_chunk_budget(real):
     "incentive by Meta for joining Alphabet'. 2026-12-02: without a system prompt, worded otherwise, it reads the sentence "
     "alone ('Google') but not among the 8 passages, and read one passage at a time it names a company "
     "for nearly every passage; the sentence rewritten as plain clauses still gets NOT FOUND in the full "
-    "prompt (README, 'Tests'). Strict, so the suite flags the day it passes"))
+    "prompt (docs/evaluation.md, 'Tests'). Strict, so the suite flags the day it passes"))
 def test_english_question_about_the_japanese_article(real):
     from rag.answer import ask
 

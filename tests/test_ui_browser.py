@@ -27,7 +27,7 @@ NAME = "Cue"
 # Only the Chinese article names him (Eddy Cue; gold de-09). This test checks the UI, so
 # it asks a question the bundled model answers: the earlier French question on Craig
 # Federighi's veto has been answered from the wrong passage since the name-spelling
-# prompt (his passage ranks 4th; README, Evaluation), and the one before it, on Pang's
+# prompt (his passage ranks 4th; docs/evaluation.md), and the one before it, on Pang's
 # pay, with a bare "[3]".
 DOC_ID = "004_7270bb4fd163deaa"
 TITLE = "苹果AI团队大将被挖走14亿"
