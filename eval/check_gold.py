@@ -3,6 +3,7 @@
 
 Usage:
     python3 eval/check_gold.py [GOLD_FILE] [--seeds DIR] [--quiet]
+        [--targets auto|gold|heldout] [--strict] [--distinct-from OTHER_FILE]
 
 Checks:
   * every line is valid JSON; ids are unique; required keys and types;
@@ -12,9 +13,19 @@ Checks:
     in the seeds dir; the FIRST group matches the text of every listed source
     (this group is also used for retrieval-hit checking);
   * unanswerable items: answers == [] and sources == [];
-  * optional "history": list of [question, answer] string pairs.
+  * every answer group matches the text of at least one listed source (the
+    answer is read off the articles), and the question alone (echoed with a
+    refusal) does not satisfy every group;
+  * optional "history": list of [question, answer] string pairs;
+  * optional "split": dev | test | heldout; optional "kind": who | what | which |
+    how_many | when | where | why | list (the form of the question, counted);
+  * with --distinct-from: no question text is also in the other file, and
+    near-copies (character-trigram Jaccard >= 0.6) are listed.
 Prints per-language counts, cross-lingual / unanswerable / follow-up /
-multi-source counts. Exit code 1 if any error was found.
+multi-source / two-article counts and the splits and kinds. A two-article item has
+2+ sources and no single source matches every one of its answer groups.
+Coverage targets (--targets; auto = heldout when every item's split is heldout,
+else gold) are warnings, errors with --strict. Exit code 1 if any error was found.
 """
 import argparse
 import collections
@@ -28,7 +39,9 @@ DEFAULT_GOLD = os.path.join(HERE, "gold.jsonl")
 DEFAULT_SEEDS = "/work/shared/seeds"
 REQUIRED = {"id": str, "question": str, "answers": list, "sources": list,
             "answerable": bool, "lang": str}
-OPTIONAL = {"history": list}
+OPTIONAL = {"history": list, "split": str, "kind": str}
+SPLITS = ("dev", "test", "heldout")
+KINDS = ("who", "what", "which", "how_many", "when", "where", "why", "list")
 # answers that must never be accepted (a too-loose regex would match them)
 NEUTRAL = [
     "",
@@ -39,8 +52,47 @@ NEUTRAL = [
     "記事には記載されていません。",
     "文章中没有提到这一信息。",
     "Les articles ne le précisent pas.",
+    # the product's own refusals (rag/language.py) and model-style ones
+    "The articles don't say.",
+    "Die Artikel sagen dazu nichts.",
+    "Les articles ne le disent pas.",
+    "Los artículos no lo dicen.",
+    "Gli articoli non lo dicono.",
+    "Os artigos não dizem.",
+    "В статьях об этом не говорится.",
+    "لا تذكر المقالات ذلك.",
+    "Các bài báo không đề cập đến điều này.",
+    "記事にはその情報は書かれていません。",
+    "文章中没有提到这一点。",
+    "기사에는 그 내용이 나와 있지 않습니다.",
+    "Artikel-artikel tersebut tidak menyebutkannya.",
+    "Makalelerde bu konuda bilgi yok.",
+    "NOT FOUND",
+    "The article does not provide information about this [1].",
+    "I could not find the answer in the provided articles.",
 ]
 MINIMUMS = {"en": 6, "de": 6, "es": 6, "vi": 6, "ja": 4, "zh": 4, "fr": 4}
+# Coverage targets per kind of file: the gold set's, and the held-out set's (issue #21:
+# 150+ questions, 10+ languages, 30+ unanswerable near-misses, two-article questions,
+# follow-ups, every question form).
+TARGETS = {
+    "gold": {"items": 66, "languages": 8, "unanswerable": 14, "follow_ups": 4,
+             "two_article": 0, "per_source": 0, "minimums": MINIMUMS, "kinds": ()},
+    "heldout": {"items": 150, "languages": 10, "unanswerable": 30, "follow_ups": 10,
+                "two_article": 10, "per_source": 15,
+                "minimums": {"en": 10, "de": 10, "es": 10, "fr": 10, "ja": 10, "zh": 10,
+                             "ko": 8, "ru": 8, "vi": 8, "pt": 8, "it": 8, "ar": 6},
+                "kinds": KINDS},
+}
+
+
+def trigrams(text):
+    text = re.sub(r"\s+", " ", text.lower())
+    return {text[i:i + 3] for i in range(max(len(text) - 2, 1))}
+
+
+def jaccard(a, b):
+    return len(a & b) / len(a | b) if a | b else 0.0
 
 
 def detect_lang(text):
@@ -80,6 +132,11 @@ def main():
     ap.add_argument("gold", nargs="?", default=DEFAULT_GOLD)
     ap.add_argument("--seeds", default=DEFAULT_SEEDS)
     ap.add_argument("--quiet", action="store_true", help="only print errors and summary")
+    ap.add_argument("--targets", choices=["auto", "gold", "heldout"], default="auto",
+                    help="coverage targets (auto: heldout when every item's split is heldout)")
+    ap.add_argument("--strict", action="store_true", help="a missed coverage target is an error")
+    ap.add_argument("--distinct-from", action="append", default=[], metavar="FILE",
+                    help="another gold file whose questions this one must not repeat")
     args = ap.parse_args()
 
     docs = load_seeds(args.seeds)
@@ -119,6 +176,10 @@ def main():
                 errors.append(f"{tag}: unknown key {k!r}")
         if bad:
             continue
+        if "split" in it and it["split"] not in SPLITS:
+            errors.append(f"{tag}: split {it['split']!r} is not one of {SPLITS}")
+        if "kind" in it and it["kind"] not in KINDS:
+            errors.append(f"{tag}: kind {it['kind']!r} is not one of {KINDS}")
         if iid in ids:
             errors.append(f"{tag}: duplicate id")
         ids.add(iid)
@@ -166,6 +227,17 @@ def main():
         if len(set(it["sources"])) != len(it["sources"]):
             errors.append(f"{tag}: duplicate source")
 
+        if it["answerable"] and compiled and all(compiled):
+            for gi, cg in enumerate(compiled[1:], 1):
+                if not any(rx.search(docs[s]) for s in it["sources"] if s in docs for rx in cg):
+                    errors.append(f"{tag}: group {gi} {it['answers'][gi]} matches none of its sources")
+            echo = it["question"] + " " + NEUTRAL[1]
+            if all(any(rx.search(echo) for rx in cg) for cg in compiled):
+                errors.append(f"{tag}: the question itself satisfies every answer group (too loose)")
+            matches_all = [s for s in it["sources"] if s in docs
+                           and all(any(rx.search(docs[s]) for rx in cg) for cg in compiled)]
+            if len(it["sources"]) > 1 and not matches_all:
+                it["_two_article"] = True
         if it["answerable"]:
             if not it["answers"]:
                 errors.append(f"{tag}: answerable but no answer groups")
@@ -187,12 +259,30 @@ def main():
                 errors.append(f"{tag}: unanswerable item must have empty answers and sources")
         items.append(it)
 
+    for other in args.distinct_from:
+        with open(other, encoding="utf-8") as f:
+            theirs = [json.loads(line)["question"].strip() for line in f if line.strip()]
+        their_grams = [(q, trigrams(q)) for q in theirs]
+        for it in items:
+            q = it["question"].strip()
+            if q in theirs:
+                errors.append(f"{it['id']}: question also in {other}: {q!r}")
+                continue
+            mine = trigrams(q)
+            close = max(((jaccard(mine, g), tq) for tq, g in their_grams), default=(0.0, ""))
+            if close[0] >= 0.6:
+                warnings.append(f"{it['id']}: close to a question of {other} ({close[0]:.2f}): "
+                                f"{q!r} ~ {close[1]!r}")
+
     # summary
     by_lang = collections.Counter(it["lang"] for it in items)
     unans = [it for it in items if not it["answerable"]]
     ans = [it for it in items if it["answerable"]]
     follow = [it for it in items if it.get("history")]
     multi = [it for it in ans if len(it["sources"]) > 1]
+    two_article = [it for it in ans if it.pop("_two_article", False)]
+    splits = collections.Counter(it.get("split", "-") for it in items)
+    kinds = collections.Counter(it.get("kind", "-") for it in items)
     cross = [it for it in ans if all(doc_lang.get(s) != it["lang"] for s in it["sources"])]
     ans_by_lang = collections.Counter(it["lang"] for it in ans)
     un_by_lang = collections.Counter(it["lang"] for it in unans)
@@ -208,22 +298,42 @@ def main():
         print(f"  {lang}: {n} / {ans_by_lang[lang]} / {un_by_lang[lang]}")
     print(f"Cross-lingual answerable items: {len(cross)} of {len(ans)}")
     print(f"Multi-source answerable items: {len(multi)}")
+    print(f"Two-article answerable items (no single source holds every group): {len(two_article)}")
+    print("Splits:", dict(sorted(splits.items())))
+    print("Kinds (all / answerable):", {k: f"{n}/{sum(1 for it in ans if it.get('kind', '-') == k)}"
+                                        for k, n in sorted(kinds.items())})
     print(f"Follow-up items (with history): {len(follow)}")
     print(f"Items with 2+ answer groups: {sum(1 for it in ans if len(it['answers']) > 1)}")
     src_count = collections.Counter(s for it in ans for s in it["sources"])
     print("Items per source doc:", dict(sorted(src_count.items())))
 
-    if len(items) < 66:
-        print(f"WARNING: only {len(items)} items (< 66)")
-    for lang, mn in MINIMUMS.items():
+    target_name = args.targets
+    if target_name == "auto":
+        target_name = "heldout" if items and all(it.get("split") == "heldout" for it in items) else "gold"
+    target = TARGETS[target_name]
+    misses = []
+    if len(items) < target["items"]:
+        misses.append(f"only {len(items)} items (< {target['items']})")
+    for lang, mn in target["minimums"].items():
         if by_lang[lang] < mn:
-            print(f"WARNING: language {lang} has {by_lang[lang]} items (< {mn})")
-    if len(by_lang) < 8:
-        print(f"WARNING: only {len(by_lang)} languages")
-    if len(unans) < 14:
-        print(f"WARNING: only {len(unans)} unanswerable items (< 14)")
-    if len(follow) < 4:
-        print(f"WARNING: only {len(follow)} follow-up items (< 4)")
+            misses.append(f"language {lang} has {by_lang[lang]} items (< {mn})")
+    if len(by_lang) < target["languages"]:
+        misses.append(f"only {len(by_lang)} languages (< {target['languages']})")
+    if len(unans) < target["unanswerable"]:
+        misses.append(f"only {len(unans)} unanswerable items (< {target['unanswerable']})")
+    if len(follow) < target["follow_ups"]:
+        misses.append(f"only {len(follow)} follow-up items (< {target['follow_ups']})")
+    if len(two_article) < target["two_article"]:
+        misses.append(f"only {len(two_article)} two-article items (< {target['two_article']})")
+    for doc in sorted(docs) if target["per_source"] else ():
+        if src_count[doc] < target["per_source"]:
+            misses.append(f"source {doc} answers {src_count[doc]} items (< {target['per_source']})")
+    for kind in target["kinds"]:
+        if not any(it.get("kind") == kind for it in ans):
+            misses.append(f"no answerable item of kind {kind}")
+    print(f"Coverage targets: {target_name}" + (" (strict)" if args.strict else ""))
+    for miss in misses:
+        (errors.append if args.strict else print)(miss if args.strict else f"WARNING: {miss}")
 
     if errors:
         print(f"\n{len(errors)} ERROR(S):")
