@@ -278,3 +278,46 @@ def test_replay_llm_finds_the_question_in_each_prompt():
     assert said(build_messages("Who won the World Cup?", [], language="en")) == "NOT FOUND"
     assert said(build_messages("Something else?", [], language="en")) == "NOT FOUND"
     assert llm.unknown == ["Something else?"]
+
+
+def test_heldout_answer_patterns_judge_hand_written_answers():
+    """Each answerable held-out question has hand-written right answers (paraphrases in the
+    question's language) the patterns must accept and wrong ones they must reject."""
+    from rag.config import REPO_ROOT
+
+    items = {i["id"]: i for i in load_gold(REPO_ROOT / "eval" / "heldout.jsonl")}
+    probes = [json.loads(line) for line in (REPO_ROOT / "eval" / "heldout_probes.jsonl").read_text(encoding="utf-8").splitlines()]
+    assert {p["id"] for p in probes} == {i for i, item in items.items() if item["answerable"]}
+    misjudged = [(p["id"], text) for p in probes for text in p["right"] if not answer_correct(text, items[p["id"]]["answers"])]
+    misjudged += [(p["id"], text) for p in probes for text in p["wrong"] if answer_correct(text, items[p["id"]]["answers"])]
+    assert misjudged == []
+
+
+def test_check_gold_rejects_loose_and_ungrounded_items(tmp_path):
+    import subprocess
+    import sys
+
+    from rag.config import REPO_ROOT
+
+    seeds = tmp_path / "seeds"
+    seeds.mkdir()
+    (seeds / "d1.txt").write_text("The bakery opened in 1999 and was founded by Ada Lovelace.", encoding="utf-8")
+    base = {"question": "Who founded the bakery, and when?", "sources": ["d1"], "answerable": True, "lang": "en",
+            "split": "heldout", "kind": "who"}
+
+    def check(items):
+        gold = _write_jsonl(tmp_path / "g.jsonl", items)
+        return subprocess.run([sys.executable, str(REPO_ROOT / "eval" / "check_gold.py"), str(gold), "--seeds", str(seeds),
+                               "--targets", "gold", "--quiet"], capture_output=True, text=True, timeout=60)
+
+    assert check([{**base, "id": "ok", "answers": [["Ada"], ["1999"]]}]).returncode == 0
+    ungrounded = check([{**base, "id": "x1", "answers": [["Ada"], ["2001"]]}])
+    assert ungrounded.returncode == 1 and "group 1" in ungrounded.stdout
+    echoed = check([{**base, "id": "x2", "question": "Did Ada found the bakery?", "answers": [["Ada"]]}])
+    assert echoed.returncode == 1 and "question itself" in echoed.stdout
+    bad_split = check([{**base, "id": "x3", "answers": [["Ada"]], "split": "train"}])
+    assert bad_split.returncode == 1 and "split" in bad_split.stdout
+    (seeds / "d2.txt").write_text("Its second shop opened in Leeds.", encoding="utf-8")
+    two = check([{**base, "id": "t", "question": "Who founded the bakery, and where is its second shop?",
+                  "answers": [["Ada", "Leeds"], ["Ada"], ["Leeds"]], "sources": ["d1", "d2"]}])
+    assert two.returncode == 0 and "Two-article answerable items (no single source holds every group): 1" in two.stdout
