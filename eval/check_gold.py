@@ -86,6 +86,132 @@ TARGETS = {
 }
 
 
+def grounding_errors(it, compiled, docs, tag):
+    """Errors for an answerable item whose later groups are read off no source or whose
+    question alone satisfies every group; and whether it needs two articles (2+ sources,
+    none of which matches every group)."""
+    errors = []
+    for gi, cg in enumerate(compiled[1:], 1):
+        if not any(rx.search(docs[s]) for s in it["sources"] if s in docs for rx in cg):
+            errors.append(f"{tag}: group {gi} {it['answers'][gi]} matches none of its sources")
+    echo = it["question"] + " " + NEUTRAL[1]
+    if all(any(rx.search(echo) for rx in cg) for cg in compiled):
+        errors.append(f"{tag}: the question itself satisfies every answer group (too loose)")
+    holds_all = [s for s in it["sources"] if s in docs
+                 and all(any(rx.search(docs[s]) for rx in cg) for cg in compiled)]
+    return errors, len(it["sources"]) > 1 and not holds_all
+
+
+def repeated_questions(items, other):
+    """Errors for questions also in the gold file ``other``, notes for near-copies."""
+    errors, notes = [], []
+    with open(other, encoding="utf-8") as f:
+        theirs = [json.loads(line)["question"].strip() for line in f if line.strip()]
+    their_grams = [(q, trigrams(q)) for q in theirs]
+    for it in items:
+        q = it["question"].strip()
+        if q in theirs:
+            errors.append(f"{it['id']}: question also in {other}: {q!r}")
+            continue
+        mine = trigrams(q)
+        close = max(((jaccard(mine, g), tq) for tq, g in their_grams), default=(0.0, ""))
+        if close[0] >= 0.6:
+            notes.append(f"{it['id']}: close to a question of {other} ({close[0]:.2f}): {q!r} ~ {close[1]!r}")
+    return errors, notes
+
+
+def coverage_misses(target, items, two_article, docs):
+    """The coverage targets ``items`` falls short of."""
+    by_lang = collections.Counter(it["lang"] for it in items)
+    ans = [it for it in items if it["answerable"]]
+    src_count = collections.Counter(s for it in ans for s in it["sources"])
+    counts = {"items": len(items), "languages": len(by_lang),
+              "unanswerable": len(items) - len(ans),
+              "follow_ups": sum(1 for it in items if it.get("history")), "two_article": two_article}
+    labels = {"items": "items", "languages": "languages", "unanswerable": "unanswerable items",
+              "follow_ups": "follow-up items", "two_article": "two-article items"}
+    misses = [f"only {counts[key]} {labels[key]} (< {target[key]})" for key in counts if counts[key] < target[key]]
+    misses += [f"language {lang} has {by_lang[lang]} items (< {mn})"
+               for lang, mn in target["minimums"].items() if by_lang[lang] < mn]
+    misses += [f"source {doc} answers {src_count[doc]} items (< {target['per_source']})"
+               for doc in sorted(docs) if target["per_source"] and src_count[doc] < target["per_source"]]
+    misses += [f"no answerable item of kind {kind}" for kind in target["kinds"]
+               if not any(it.get("kind") == kind for it in ans)]
+    return misses
+
+
+def compile_groups(it, tag, errors):
+    """The answer groups as compiled case-insensitive patterns; a pattern that does not
+    compile or matches a neutral (refusal) answer is an error."""
+    compiled = []
+    for gi, group in enumerate(it["answers"]):
+        if not isinstance(group, list) or not group:
+            errors.append(f"{tag}: answer group {gi} must be a non-empty list")
+            continue
+        cg = []
+        for alt in group:
+            if not isinstance(alt, str) or not alt:
+                errors.append(f"{tag}: group {gi} has a non-string/empty alternative")
+                continue
+            try:
+                rx = re.compile(alt, re.IGNORECASE)
+            except re.error as e:
+                errors.append(f"{tag}: group {gi} regex {alt!r} does not compile: {e}")
+                continue
+            for neutral in NEUTRAL:
+                if rx.search(neutral):
+                    errors.append(f"{tag}: group {gi} regex {alt!r} matches a neutral "
+                                  f"answer {neutral!r} (too loose)")
+                    break
+            cg.append(rx)
+        compiled.append(cg)
+    return compiled
+
+
+def check_item(it, tag, docs):
+    """Errors and notes for one well-formed item (history, answer patterns, sources,
+    grounding in the articles), and whether it needs two articles."""
+    errors, notes, needs_two = [], [], False
+    hist = it.get("history")
+    if hist is not None:
+        if not hist or not all(isinstance(h, list) and len(h) == 2 and
+                               all(isinstance(s, str) and s.strip() for s in h)
+                               for h in hist):
+            errors.append(f"{tag}: history must be a non-empty list of [question, answer] pairs")
+
+    compiled = compile_groups(it, tag, errors)
+
+    for s in it["sources"]:
+        if not isinstance(s, str) or s not in docs:
+            errors.append(f"{tag}: unknown source {s!r}")
+    if len(set(it["sources"])) != len(it["sources"]):
+        errors.append(f"{tag}: duplicate source")
+
+    if it["answerable"] and compiled and all(compiled):
+        grounding, needs_two = grounding_errors(it, compiled, docs, tag)
+        errors += grounding
+    if it["answerable"]:
+        if not it["answers"]:
+            errors.append(f"{tag}: answerable but no answer groups")
+        if not it["sources"]:
+            errors.append(f"{tag}: answerable but no sources")
+        if compiled and compiled[0]:
+            for s in it["sources"]:
+                if s in docs and not any(rx.search(docs[s]) for rx in compiled[0]):
+                    errors.append(f"{tag}: first group {it['answers'][0]} matches nothing "
+                                  f"in source {s}")
+            # informative: other docs that match the first group
+            extra = [d for d in docs if d not in it["sources"]
+                     and any(rx.search(docs[d]) for rx in compiled[0])]
+            if extra:
+                notes.append(f"{tag}: first group also matches unlisted doc(s) {extra} "
+                             f"(check whether they state the answer)")
+    else:
+        if it["answers"] != [] or it["sources"] != []:
+            errors.append(f"{tag}: unanswerable item must have empty answers and sources")
+    return errors, notes, needs_two
+
+
 def trigrams(text):
     text = re.sub(r"\s+", " ", text.lower())
     return {text[i:i + 3] for i in range(max(len(text) - 2, 1))}
@@ -146,6 +272,7 @@ def main():
     items = []
     ids = set()
     questions = set()
+    two_article_ids = set()
 
     with open(args.gold, encoding="utf-8") as f:
         lines = f.read().splitlines()
@@ -190,89 +317,18 @@ def main():
             errors.append(f"{tag}: duplicate question text")
         questions.add(q)
 
-        hist = it.get("history")
-        if hist is not None:
-            if not hist or not all(isinstance(h, list) and len(h) == 2 and
-                                   all(isinstance(s, str) and s.strip() for s in h)
-                                   for h in hist):
-                errors.append(f"{tag}: history must be a non-empty list of [question, answer] pairs")
-
-        # regexes
-        compiled = []
-        for gi, group in enumerate(it["answers"]):
-            if not isinstance(group, list) or not group:
-                errors.append(f"{tag}: answer group {gi} must be a non-empty list")
-                continue
-            cg = []
-            for alt in group:
-                if not isinstance(alt, str) or not alt:
-                    errors.append(f"{tag}: group {gi} has a non-string/empty alternative")
-                    continue
-                try:
-                    rx = re.compile(alt, re.IGNORECASE)
-                except re.error as e:
-                    errors.append(f"{tag}: group {gi} regex {alt!r} does not compile: {e}")
-                    continue
-                for neutral in NEUTRAL:
-                    if rx.search(neutral):
-                        errors.append(f"{tag}: group {gi} regex {alt!r} matches a neutral "
-                                      f"answer {neutral!r} (too loose)")
-                        break
-                cg.append(rx)
-            compiled.append(cg)
-
-        for s in it["sources"]:
-            if not isinstance(s, str) or s not in docs:
-                errors.append(f"{tag}: unknown source {s!r}")
-        if len(set(it["sources"])) != len(it["sources"]):
-            errors.append(f"{tag}: duplicate source")
-
-        if it["answerable"] and compiled and all(compiled):
-            for gi, cg in enumerate(compiled[1:], 1):
-                if not any(rx.search(docs[s]) for s in it["sources"] if s in docs for rx in cg):
-                    errors.append(f"{tag}: group {gi} {it['answers'][gi]} matches none of its sources")
-            echo = it["question"] + " " + NEUTRAL[1]
-            if all(any(rx.search(echo) for rx in cg) for cg in compiled):
-                errors.append(f"{tag}: the question itself satisfies every answer group (too loose)")
-            matches_all = [s for s in it["sources"] if s in docs
-                           and all(any(rx.search(docs[s]) for rx in cg) for cg in compiled)]
-            if len(it["sources"]) > 1 and not matches_all:
-                it["_two_article"] = True
-        if it["answerable"]:
-            if not it["answers"]:
-                errors.append(f"{tag}: answerable but no answer groups")
-            if not it["sources"]:
-                errors.append(f"{tag}: answerable but no sources")
-            if compiled and compiled[0]:
-                for s in it["sources"]:
-                    if s in docs and not any(rx.search(docs[s]) for rx in compiled[0]):
-                        errors.append(f"{tag}: first group {it['answers'][0]} matches nothing "
-                                      f"in source {s}")
-                # informative: other docs that match the first group
-                extra = [d for d in docs if d not in it["sources"]
-                         and any(rx.search(docs[d]) for rx in compiled[0])]
-                if extra and not args.quiet:
-                    warnings.append(f"{tag}: first group also matches unlisted doc(s) {extra} "
-                                    f"(check whether they state the answer)")
-        else:
-            if it["answers"] != [] or it["sources"] != []:
-                errors.append(f"{tag}: unanswerable item must have empty answers and sources")
+        item_errors, item_notes, needs_two = check_item(it, tag, docs)
+        errors += item_errors
+        if not args.quiet:
+            warnings += item_notes
+        if needs_two:
+            two_article_ids.add(iid)
         items.append(it)
 
     for other in args.distinct_from:
-        with open(other, encoding="utf-8") as f:
-            theirs = [json.loads(line)["question"].strip() for line in f if line.strip()]
-        their_grams = [(q, trigrams(q)) for q in theirs]
-        for it in items:
-            q = it["question"].strip()
-            if q in theirs:
-                errors.append(f"{it['id']}: question also in {other}: {q!r}")
-                continue
-            mine = trigrams(q)
-            close = max(((jaccard(mine, g), tq) for tq, g in their_grams), default=(0.0, ""))
-            if close[0] >= 0.6:
-                warnings.append(f"{it['id']}: close to a question of {other} ({close[0]:.2f}): "
-                                f"{q!r} ~ {close[1]!r}")
+        repeated, close = repeated_questions(items, other)
+        errors += repeated
+        warnings += close
 
     # summary
     by_lang = collections.Counter(it["lang"] for it in items)
@@ -280,7 +336,7 @@ def main():
     ans = [it for it in items if it["answerable"]]
     follow = [it for it in items if it.get("history")]
     multi = [it for it in ans if len(it["sources"]) > 1]
-    two_article = [it for it in ans if it.pop("_two_article", False)]
+    two_article = [it for it in ans if it["id"] in two_article_ids]
     splits = collections.Counter(it.get("split", "-") for it in items)
     kinds = collections.Counter(it.get("kind", "-") for it in items)
     cross = [it for it in ans if all(doc_lang.get(s) != it["lang"] for s in it["sources"])]
@@ -310,27 +366,7 @@ def main():
     target_name = args.targets
     if target_name == "auto":
         target_name = "heldout" if items and all(it.get("split") == "heldout" for it in items) else "gold"
-    target = TARGETS[target_name]
-    misses = []
-    if len(items) < target["items"]:
-        misses.append(f"only {len(items)} items (< {target['items']})")
-    for lang, mn in target["minimums"].items():
-        if by_lang[lang] < mn:
-            misses.append(f"language {lang} has {by_lang[lang]} items (< {mn})")
-    if len(by_lang) < target["languages"]:
-        misses.append(f"only {len(by_lang)} languages (< {target['languages']})")
-    if len(unans) < target["unanswerable"]:
-        misses.append(f"only {len(unans)} unanswerable items (< {target['unanswerable']})")
-    if len(follow) < target["follow_ups"]:
-        misses.append(f"only {len(follow)} follow-up items (< {target['follow_ups']})")
-    if len(two_article) < target["two_article"]:
-        misses.append(f"only {len(two_article)} two-article items (< {target['two_article']})")
-    for doc in sorted(docs) if target["per_source"] else ():
-        if src_count[doc] < target["per_source"]:
-            misses.append(f"source {doc} answers {src_count[doc]} items (< {target['per_source']})")
-    for kind in target["kinds"]:
-        if not any(it.get("kind") == kind for it in ans):
-            misses.append(f"no answerable item of kind {kind}")
+    misses = coverage_misses(TARGETS[target_name], items, len(two_article), docs)
     print(f"Coverage targets: {target_name}" + (" (strict)" if args.strict else ""))
     for miss in misses:
         (errors.append if args.strict else print)(miss if args.strict else f"WARNING: {miss}")
