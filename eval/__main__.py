@@ -54,7 +54,8 @@ def main(argv: list[str] | None = None) -> int:
 
     args.report_json.parent.mkdir(parents=True, exist_ok=True)
     args.report_json.write_text(json.dumps(report, ensure_ascii=False, indent=2), encoding="utf-8")
-    table = format_table({"all": report["metrics"], **report["per_language"]}, METRIC_KEYS)
+    per_split = report["per_split"] if len(report["per_split"]) > 1 else {}
+    table = format_table({"all": report["metrics"], **per_split, **report["per_language"]}, METRIC_KEYS)
     stages = "\n".join(f"- {stage}: p50 {v['p50_s'] or 0:.3f} s, p95 {v['p95_s'] or 0:.3f} s"
                        for stage, v in report["latency_by_stage"].items())
     markdown = f"# Gold eval ({len(items)} questions, split {args.split}, llm={config.llm}, k={config.top_k})\n\n{table}\n\nLatency by stage:\n{stages}\n"

@@ -66,6 +66,7 @@ def score_answer(item: dict, answer, all_chunks: Sequence) -> dict:
 
     record = {
         "id": item["id"],
+        "split": item.get("split"),
         "lang": question_language(item),
         "question": item["question"],
         "answerable": bool(item["answerable"]),
@@ -119,8 +120,12 @@ def run_gold_eval(
         records.append(score_answer(item, answer, all_chunks))
         if progress:
             progress(done, len(items))
+    # With items of several splits (python -m eval --split all on gold.jsonl), each split's
+    # figures too, so one run reports dev and test apart.
+    splits = sorted({r["split"] for r in records if r["split"]})
     return {
         "metrics": aggregate(records),
+        "per_split": {split: aggregate([r for r in records if r["split"] == split]) for split in splits},
         "per_language": by_language(records),
         "latency_by_stage": stage_latencies(records),
         "config": {k: str(v) for k, v in vars(config).items()},

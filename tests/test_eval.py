@@ -161,7 +161,7 @@ def test_eval_cli_runs_one_split_and_records_it(tmp_path, monkeypatch):
         asked.extend(i["id"] for i in items)
         records = [{"lang": i["lang"], "answerable": i["answerable"], "refused": True, "timings": {"total": 0.1}}
                    for i in items]
-        return {"metrics": aggregate(records), "per_language": by_language(records),
+        return {"metrics": aggregate(records), "per_split": {}, "per_language": by_language(records),
                 "latency_by_stage": stage_latencies(records), "items": records}
 
     monkeypatch.setattr(cli, "run_gold_eval", fake_run)
@@ -219,6 +219,14 @@ def test_run_gold_eval_with_fakes(tmp_path, articles, config, fake_embedder, mon
     report = run_gold_eval(load_gold(gold), config=config, seeds=[articles], llm=FakeLLM(reply))
     m = report["metrics"]
     assert m["n_questions"] == 2 and m["refusal_accuracy"] == 1.0
+    assert report["per_split"] == {}
+
+    split_items = [{**items[0], "split": "dev"}, {**items[1], "split": "test"}]
+    split_report = run_gold_eval(split_items, config=config, seeds=[articles], llm=FakeLLM(reply))
+    assert set(split_report["per_split"]) == {"dev", "test"}
+    assert split_report["per_split"]["dev"]["answer_accuracy"] == 1.0
+    assert split_report["per_split"]["test"]["n_questions"] == 1
+    assert [r["split"] for r in split_report["items"]] == ["dev", "test"]
     assert m["answer_accuracy"] == 1.0 and m["recall_at_5"] == 1.0
     assert set(report["per_language"]) == {"fr", "en"}
     assert report["items"][0]["citations"]
