@@ -1,5 +1,5 @@
 """python -m eval --gold eval/gold.jsonl --report-json reports/gold.json [--report-md F] [--k 5]
-[--llm local|openai|extractive] [--limit N] [--gate eval/thresholds.json]"""
+[--llm local|openai|extractive] [--split dev|test|all] [--limit N] [--gate eval/thresholds.json]"""
 
 from __future__ import annotations
 
@@ -22,6 +22,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--report-md", type=Path)
     parser.add_argument("--k", type=int, help="passages given to the model (default: config top_k)")
     parser.add_argument("--llm", choices=["local", "openai", "extractive"])
+    parser.add_argument("--split", choices=["dev", "test", "all"], default="all",
+                        help="only the items of this split (the file's \"split\" field); default all")
     parser.add_argument("--limit", type=int, help="only the first N questions")
     parser.add_argument("--seeds", type=Path, nargs="+", default=[REPO_ROOT / "seeds"])
     parser.add_argument("--collection", default="gold-eval", help="Chroma collection for the seed articles")
@@ -34,20 +36,29 @@ def main(argv: list[str] | None = None) -> int:
     if args.llm:
         overrides["llm"] = args.llm
     config = RAGConfig.from_env(**overrides)
-    items = load_gold(args.gold)[: args.limit] if args.limit else load_gold(args.gold)
+    try:
+        items = load_gold(args.gold, split=args.split)
+    except ValueError as exc:
+        parser.error(str(exc))
+    if args.limit:
+        items = items[: args.limit]
+    if not items:
+        parser.error(f"{args.gold} has no items in split {args.split!r}")
 
     from tqdm import tqdm
 
     bar = tqdm(total=len(items), unit="q", desc="gold eval", file=sys.stderr)
     report = run_gold_eval(items, config=config, seeds=args.seeds, progress=lambda done, total: bar.update(1))
     bar.close()
+    report = {"gold": str(args.gold), "split": args.split, **report}
 
     args.report_json.parent.mkdir(parents=True, exist_ok=True)
     args.report_json.write_text(json.dumps(report, ensure_ascii=False, indent=2), encoding="utf-8")
-    table = format_table({"all": report["metrics"], **report["per_language"]}, METRIC_KEYS)
+    per_split = report["per_split"] if len(report["per_split"]) > 1 else {}
+    table = format_table({"all": report["metrics"], **per_split, **report["per_language"]}, METRIC_KEYS)
     stages = "\n".join(f"- {stage}: p50 {v['p50_s'] or 0:.3f} s, p95 {v['p95_s'] or 0:.3f} s"
                        for stage, v in report["latency_by_stage"].items())
-    markdown = f"# Gold eval ({len(items)} questions, llm={config.llm}, k={config.top_k})\n\n{table}\n\nLatency by stage:\n{stages}\n"
+    markdown = f"# Gold eval ({len(items)} questions, split {args.split}, llm={config.llm}, k={config.top_k})\n\n{table}\n\nLatency by stage:\n{stages}\n"
     if args.report_md:
         args.report_md.parent.mkdir(parents=True, exist_ok=True)
         args.report_md.write_text(markdown, encoding="utf-8")

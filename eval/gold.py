@@ -13,9 +13,17 @@ from rag.config import RAGConfig
 from .metrics import aggregate, answer_correct, by_language, matches_any, stage_latencies
 
 GOLD_KEYS = {"id", "question", "answers", "sources", "answerable"}
+# dev: tune on it; test: report only (eval/gold.jsonl); heldout: the separate set
+# eval/heldout.jsonl, report only, never tuned on (docs/evaluation-splits.md).
+SPLITS = ("dev", "test", "heldout")
+KINDS = ("who", "what", "which", "how_many", "when", "where", "why", "list")
 
 
-def load_gold(path: Path) -> list[dict]:
+def load_gold(path: Path, *, split: str = "all") -> list[dict]:
+    """The items of a gold file, checked; with ``split`` other than "all", only that split's
+    items (every item must then carry a "split" field)."""
+    if split != "all" and split not in SPLITS:
+        raise ValueError(f"unknown split {split!r}: expected all or one of {', '.join(SPLITS)}")
     items = []
     for number, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), start=1):
         if not line.strip():
@@ -27,11 +35,17 @@ def load_gold(path: Path) -> list[dict]:
         missing = GOLD_KEYS - set(item)
         if missing:
             raise ValueError(f"{path}:{number}: missing keys {sorted(missing)}")
+        if "split" in item and item["split"] not in SPLITS:
+            raise ValueError(f"{path}:{number}: split {item['split']!r} is not one of {', '.join(SPLITS)}")
+        if "kind" in item and item["kind"] not in KINDS:
+            raise ValueError(f"{path}:{number}: kind {item['kind']!r} is not one of {', '.join(KINDS)}")
+        if split != "all" and "split" not in item:
+            raise ValueError(f"{path}:{number}: no \"split\" field, so --split {split} cannot select it")
         for group in item["answers"]:
             for alt in group:
                 re.compile(alt)
         items.append(item)
-    return items
+    return items if split == "all" else [item for item in items if item["split"] == split]
 
 
 def question_language(item: dict) -> str:
@@ -52,6 +66,7 @@ def score_answer(item: dict, answer, all_chunks: Sequence) -> dict:
 
     record = {
         "id": item["id"],
+        "split": item.get("split"),
         "lang": question_language(item),
         "question": item["question"],
         "answerable": bool(item["answerable"]),
@@ -105,8 +120,12 @@ def run_gold_eval(
         records.append(score_answer(item, answer, all_chunks))
         if progress:
             progress(done, len(items))
+    # With items of several splits (python -m eval --split all on gold.jsonl), each split's
+    # figures too, so one run reports dev and test apart.
+    splits = sorted({r["split"] for r in records if r["split"]})
     return {
         "metrics": aggregate(records),
+        "per_split": {split: aggregate([r for r in records if r["split"] == split]) for split in splits},
         "per_language": by_language(records),
         "latency_by_stage": stage_latencies(records),
         "config": {k: str(v) for k, v in vars(config).items()},

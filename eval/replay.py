@@ -134,7 +134,10 @@ def main(argv: list[str] | None = None) -> int:
     from .gold import load_gold
 
     config = RAGConfig.from_env(collection=args.collection, llm="local")
-    report = replay_gold_eval(recorded, load_gold(args.gold), config=config, seeds=args.seeds)
+    # The recording's split, so a test-split report is replayed on the same questions.
+    split = recorded.get("split", "all")
+    report = replay_gold_eval(recorded, load_gold(args.gold, split=split), config=config, seeds=args.seeds)
+    report = {"gold": str(args.gold), "split": split, **report}
     args.report_json.parent.mkdir(parents=True, exist_ok=True)
     args.report_json.write_text(json.dumps(report, ensure_ascii=False, indent=2), encoding="utf-8")
 

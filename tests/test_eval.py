@@ -74,6 +74,132 @@ def test_gold_file_is_valid():
         assert bool(item["answers"]) == item["answerable"]
 
 
+def _write_jsonl(path, items):
+    path.write_text("".join(json.dumps(i, ensure_ascii=False) + "\n" for i in items), encoding="utf-8")
+    return path
+
+
+SPLIT_ITEMS = [
+    {"id": "a1", "question": "Who founded the bakery?", "answers": [["Ada"]], "sources": ["d1"],
+     "answerable": True, "lang": "en", "split": "dev"},
+    {"id": "a2", "question": "Wann wurde sie eröffnet?", "answers": [["1999"]], "sources": ["d1"],
+     "answerable": True, "lang": "de", "split": "test"},
+    {"id": "a3", "question": "Who won the cup?", "answers": [], "sources": [], "answerable": False,
+     "lang": "en", "split": "test"},
+]
+
+
+def test_load_gold_selects_a_split(tmp_path):
+    gold = _write_jsonl(tmp_path / "gold.jsonl", SPLIT_ITEMS)
+    assert [i["id"] for i in load_gold(gold)] == ["a1", "a2", "a3"]
+    assert [i["id"] for i in load_gold(gold, split="all")] == ["a1", "a2", "a3"]
+    assert [i["id"] for i in load_gold(gold, split="dev")] == ["a1"]
+    assert [i["id"] for i in load_gold(gold, split="test")] == ["a2", "a3"]
+    assert load_gold(gold, split="heldout") == []
+
+
+def test_load_gold_rejects_bad_splits(tmp_path):
+    bad = _write_jsonl(tmp_path / "bad.jsonl", [{**SPLIT_ITEMS[0], "split": "train"}])
+    with pytest.raises(ValueError, match="split 'train'"):
+        load_gold(bad)
+    unsplit = _write_jsonl(tmp_path / "unsplit.jsonl", [{k: v for k, v in SPLIT_ITEMS[0].items() if k != "split"}])
+    assert len(load_gold(unsplit)) == 1
+    with pytest.raises(ValueError, match="no \"split\" field"):
+        load_gold(unsplit, split="test")
+    with pytest.raises(ValueError, match="unknown split"):
+        load_gold(unsplit, split="validation")
+
+
+def test_split_rule_is_stratified_seeded_and_order_free():
+    import random
+    from collections import Counter
+
+    from eval.split_gold import assign_splits
+
+    items = []
+    for lang, n_ans, n_un, n_follow in [("en", 5, 3, 2), ("de", 4, 1, 1), ("ja", 3, 2, 0), ("ko", 1, 1, 0)]:
+        for k in range(n_ans + n_un + n_follow):
+            items.append({"id": f"{lang}-{k}", "lang": lang, "answerable": k < n_ans or k >= n_ans + n_un,
+                          **({"history": [["q", "a"]]} if k >= n_ans + n_un else {})})
+    splits = assign_splits(items)
+    shuffled = items[:]
+    random.Random(7).shuffle(shuffled)
+    assert assign_splits(shuffled) == splits
+    assert set(splits.values()) == {"dev", "test"}
+
+    def balance(key):
+        counts = Counter((key(i), splits[i["id"]]) for i in items)
+        return max(abs(counts[(k, "dev")] - counts[(k, "test")]) for k in {key(i) for i in items})
+
+    assert balance(lambda i: (i["lang"], i["answerable"], bool(i.get("history")))) <= 1
+    assert balance(lambda i: (i["answerable"], bool(i.get("history")))) <= 1
+    assert balance(lambda i: i["lang"]) <= 2
+    assert balance(lambda i: "all") <= 1
+
+
+def test_gold_file_splits_follow_the_rule():
+    from eval.split_gold import assign_splits
+    from rag.config import REPO_ROOT
+
+    items = load_gold(REPO_ROOT / "eval" / "gold.jsonl")
+    assert {i["id"]: i["split"] for i in items} == assign_splits(items)
+    for split in ("dev", "test"):
+        chosen = load_gold(REPO_ROOT / "eval" / "gold.jsonl", split=split)
+        assert 30 <= len(chosen) <= 49
+        assert any(i["answerable"] for i in chosen) and any(not i["answerable"] for i in chosen)
+        assert any(i.get("history") for i in chosen)
+
+
+def test_eval_cli_runs_one_split_and_records_it(tmp_path, monkeypatch):
+    import eval.__main__ as cli
+    from eval.metrics import by_language, stage_latencies
+
+    gold = _write_jsonl(tmp_path / "gold.jsonl", SPLIT_ITEMS)
+    asked = []
+
+    def fake_run(items, *, config, seeds, progress=None, llm=None):
+        asked.extend(i["id"] for i in items)
+        records = [{"lang": i["lang"], "answerable": i["answerable"], "refused": True, "timings": {"total": 0.1}}
+                   for i in items]
+        return {"metrics": aggregate(records), "per_split": {}, "per_language": by_language(records),
+                "latency_by_stage": stage_latencies(records), "items": records}
+
+    monkeypatch.setattr(cli, "run_gold_eval", fake_run)
+    monkeypatch.setenv("RAG_DATA_DIR", str(tmp_path / "data"))
+    out = tmp_path / "report.json"
+    assert cli.main(["--gold", str(gold), "--report-json", str(out), "--split", "test"]) == 0
+    assert asked == ["a2", "a3"]
+    report = json.loads(out.read_text(encoding="utf-8"))
+    assert report["split"] == "test" and report["gold"] == str(gold)
+    assert report["metrics"]["n_questions"] == 2
+
+    asked.clear()
+    assert cli.main(["--gold", str(gold), "--report-json", str(out)]) == 0
+    assert asked == ["a1", "a2", "a3"] and json.loads(out.read_text(encoding="utf-8"))["split"] == "all"
+    with pytest.raises(SystemExit):
+        cli.main(["--gold", str(gold), "--report-json", str(out), "--split", "heldout"])
+
+
+def test_heldout_file_is_valid_and_separate():
+    import subprocess
+    import sys
+
+    from rag.config import REPO_ROOT
+
+    heldout = REPO_ROOT / "eval" / "heldout.jsonl"
+    items = load_gold(heldout, split="heldout")
+    assert len(items) == len(load_gold(heldout)) >= 150
+    assert sum(not i["answerable"] for i in items) >= 30
+    assert len({i["lang"] for i in items}) >= 10
+    gold_questions = {i["question"] for i in load_gold(REPO_ROOT / "eval" / "gold.jsonl")}
+    assert not gold_questions & {i["question"] for i in items}
+    checked = subprocess.run(
+        [sys.executable, str(REPO_ROOT / "eval" / "check_gold.py"), str(heldout), "--seeds", str(REPO_ROOT / "seeds"),
+         "--strict", "--quiet", "--distinct-from", str(REPO_ROOT / "eval" / "gold.jsonl")],
+        capture_output=True, text=True, timeout=60)
+    assert checked.returncode == 0, checked.stdout[-2000:]
+
+
 def test_run_gold_eval_with_fakes(tmp_path, articles, config, fake_embedder, monkeypatch):
     import rag.embeddings
 
@@ -93,6 +219,14 @@ def test_run_gold_eval_with_fakes(tmp_path, articles, config, fake_embedder, mon
     report = run_gold_eval(load_gold(gold), config=config, seeds=[articles], llm=FakeLLM(reply))
     m = report["metrics"]
     assert m["n_questions"] == 2 and m["refusal_accuracy"] == 1.0
+    assert report["per_split"] == {}
+
+    split_items = [{**items[0], "split": "dev"}, {**items[1], "split": "test"}]
+    split_report = run_gold_eval(split_items, config=config, seeds=[articles], llm=FakeLLM(reply))
+    assert set(split_report["per_split"]) == {"dev", "test"}
+    assert split_report["per_split"]["dev"]["answer_accuracy"] == 1.0
+    assert split_report["per_split"]["test"]["n_questions"] == 1
+    assert [r["split"] for r in split_report["items"]] == ["dev", "test"]
     assert m["answer_accuracy"] == 1.0 and m["recall_at_5"] == 1.0
     assert set(report["per_language"]) == {"fr", "en"}
     assert report["items"][0]["citations"]
@@ -152,3 +286,46 @@ def test_replay_llm_finds_the_question_in_each_prompt():
     assert said(build_messages("Who won the World Cup?", [], language="en")) == "NOT FOUND"
     assert said(build_messages("Something else?", [], language="en")) == "NOT FOUND"
     assert llm.unknown == ["Something else?"]
+
+
+def test_heldout_answer_patterns_judge_hand_written_answers():
+    """Each answerable held-out question has hand-written right answers (paraphrases in the
+    question's language) the patterns must accept and wrong ones they must reject."""
+    from rag.config import REPO_ROOT
+
+    items = {i["id"]: i for i in load_gold(REPO_ROOT / "eval" / "heldout.jsonl")}
+    probes = [json.loads(line) for line in (REPO_ROOT / "eval" / "heldout_probes.jsonl").read_text(encoding="utf-8").splitlines()]
+    assert {p["id"] for p in probes} == {i for i, item in items.items() if item["answerable"]}
+    misjudged = [(p["id"], text) for p in probes for text in p["right"] if not answer_correct(text, items[p["id"]]["answers"])]
+    misjudged += [(p["id"], text) for p in probes for text in p["wrong"] if answer_correct(text, items[p["id"]]["answers"])]
+    assert misjudged == []
+
+
+def test_check_gold_rejects_loose_and_ungrounded_items(tmp_path):
+    import subprocess
+    import sys
+
+    from rag.config import REPO_ROOT
+
+    seeds = tmp_path / "seeds"
+    seeds.mkdir()
+    (seeds / "d1.txt").write_text("The bakery opened in 1999 and was founded by Ada Lovelace.", encoding="utf-8")
+    base = {"question": "Who founded the bakery, and when?", "sources": ["d1"], "answerable": True, "lang": "en",
+            "split": "heldout", "kind": "who"}
+
+    def check(items):
+        gold = _write_jsonl(tmp_path / "g.jsonl", items)
+        return subprocess.run([sys.executable, str(REPO_ROOT / "eval" / "check_gold.py"), str(gold), "--seeds", str(seeds),
+                               "--targets", "gold", "--quiet"], capture_output=True, text=True, timeout=60)
+
+    assert check([{**base, "id": "ok", "answers": [["Ada"], ["1999"]]}]).returncode == 0
+    ungrounded = check([{**base, "id": "x1", "answers": [["Ada"], ["2001"]]}])
+    assert ungrounded.returncode == 1 and "group 1" in ungrounded.stdout
+    echoed = check([{**base, "id": "x2", "question": "Did Ada found the bakery?", "answers": [["Ada"]]}])
+    assert echoed.returncode == 1 and "question itself" in echoed.stdout
+    bad_split = check([{**base, "id": "x3", "answers": [["Ada"]], "split": "train"}])
+    assert bad_split.returncode == 1 and "split" in bad_split.stdout
+    (seeds / "d2.txt").write_text("Its second shop opened in Leeds.", encoding="utf-8")
+    two = check([{**base, "id": "t", "question": "Who founded the bakery, and where is its second shop?",
+                  "answers": [["Ada", "Leeds"], ["Ada"], ["Leeds"]], "sources": ["d1", "d2"]}])
+    assert two.returncode == 0 and "Two-article answerable items (no single source holds every group): 1" in two.stdout
