@@ -67,9 +67,11 @@ def is_non_answer(text: str, question: str) -> bool:
 
 
 def stops_short(text: str) -> bool:
-    """The text's last word is one no finished sentence ends with ("… est")."""
+    """The text's last word is one no finished sentence ends with ("… est"). Only as
+    written in running text, lower case: a capital makes it part of a name ("its
+    Series A")."""
     last = re.search(r"([^\W\d_]+)\W*$", text)
-    return bool(last) and last.group(1).casefold() in _DANGLING
+    return bool(last) and last.group(1) in _DANGLING
 
 
 def unsupported_numbers(answer: str, sources: Sequence[str]) -> list[str]:
@@ -174,13 +176,13 @@ _MONTHS = {"jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "sept"
 
 
 def versions_not_in_articles(question: str, texts: Iterable[str]) -> list[str]:
-    """Versioned names in the question ("iPhone 16") whose name the articles use but
-    never with that number: the question is about another model than the articles
-    (gold es-08, the price of the iPhone 16 Pro, was answered with the $741 of an
-    Apple Watch Ultra 2). ``texts`` is every indexed chunk, not only the passages the
-    model reads: passages often shorten a name the article states once ("the Super
-    Bowl" in an article on Super Bowl 50). A name the articles don't have at all is not
-    judged: it may be translated or transliterated there."""
+    """Versioned names in the question ("iPhone 16") whose name the articles use (in the
+    same case) but never with that number: the question is about another model than the
+    articles, whose passages of the right subject clear the retrieval gate and whose
+    figures a small model then gives as the answer. ``texts`` is every indexed chunk, not
+    only the passages the model reads: passages often shorten a name the article states
+    once ("the Super Bowl" in an article on Super Bowl 50). A name the articles don't
+    have at all is not judged: it may be translated or transliterated there."""
     versions = _VERSIONED_NAME.findall(unicodedata.normalize("NFKC", question))
     if not versions:
         return []
@@ -189,9 +191,10 @@ def versions_not_in_articles(question: str, texts: Iterable[str]) -> list[str]:
     for name, number in versions:
         if name.lower() in _MONTHS or re.fullmatch(r"[IVXLCDM]+", name):
             continue  # a date, or a Roman numeral ("Super Bowl XXXIII 38 Jahre alt")
+        # The name as a name: in the articles' own case ("Windows 11" says nothing of
+        # "windows"; "Top 5" nothing of "top companies").
         word = rf"(?<![A-Za-z]){re.escape(name)}(?![A-Za-z])"
-        if re.search(word, text, re.IGNORECASE) and not re.search(
-                word + rf"[ \-]?{number}(?!\d|[.,]\d)", text, re.IGNORECASE):
+        if re.search(word, text) and not re.search(word + rf"[ \-]?{number}(?!\d|[.,]\d)", text, re.IGNORECASE):
             missing.append(f"{name} {number}")
     return missing
 

@@ -451,3 +451,51 @@ def test_an_app_loads_the_local_model_up_front_and_logs_a_failure(config, fake_e
     with caplog.at_level("WARNING"):
         Resources(config, store=store, embedder=fake_embedder).load_model()
     assert "RAG_MODEL_PATH=/x.gguf does not exist" in caplog.text
+
+
+class OracleLLM:
+    """A stronger model: it answers right and cites the passage that holds ``fact``."""
+
+    name = "oracle"
+    avoids_words = False
+
+    def __init__(self, answer: str, fact: str) -> None:
+        self.answer, self.fact = answer, fact
+
+    def stream(self, messages, *, max_tokens, temperature, avoid=()):
+        passages = re.findall(r"^\[(\d+)\] \(\w+\) (.*)$", messages[-1]["content"], flags=re.M)
+        n = next(n for n, text in passages if self.fact in text)
+        yield f"{self.answer} [{n}]."
+
+
+ORACLE_CASES = [
+    # (article, question, right answer, the fact it rests on)
+    ("Acme Robotics raised its Series A from two venture funds in May. It builds warehouse robots.",
+     "Which funding round did Acme Robotics raise in May?", "Acme Robotics raised its Series A", "Series A"),
+    ("Acme is a top robotics firm. Its chief executive is Jane Roe, who founded it in Lyon.",
+     "Who runs Acme, one of the Top 5 robotics firms?", "Jane Roe runs Acme", "Jane Roe"),
+    ("Beta Corp paid 3.5 billion dollars for Gamma Labs, the company said on Monday.",
+     "How much did Beta Corp pay for Gamma Labs?", "Beta Corp paid 3.5 billion dollars for Gamma Labs", "3.5 billion"),
+    ("Beta Corp paid 3.5 billion dollars for Gamma Labs, the company said on Monday.",
+     "Wie viel hat Beta Corp für Gamma Labs bezahlt?", "Beta Corp hat 3,5 Milliarden Dollar für Gamma Labs bezahlt",
+     "3.5 billion"),
+    ("Le laboratoire Delta compte 120 chercheurs à Grenoble depuis sa création.",
+     "How many researchers does the Delta lab have?", "The Delta lab has 120 researchers", "120 chercheurs"),
+]
+
+
+@pytest.mark.parametrize("article, question, right, fact", ORACLE_CASES)
+def test_a_right_cited_answer_comes_through_every_check_unchanged(tmp_path, config, store, fake_embedder,
+                                                                    article, question, right, fact):
+    """A stronger model behind RAG_LLM=openai is not made worse: no check rewrites, cuts or
+    refuses an answer that is right and cites the passage holding it."""
+    folder = tmp_path / "oracle"
+    folder.mkdir()
+    (folder / "article.txt").write_text(article, encoding="utf-8")
+    (folder / "other.txt").write_text("The weather in the north was mild this week, forecasters said.",
+                                      encoding="utf-8")
+    ingest_paths([folder], config=config, store=store, embedder=fake_embedder)
+    answer = ask(question, config=config, store=store, embedder=fake_embedder, llm=OracleLLM(right, fact))
+    assert not answer.refused
+    assert answer.text == f"{right} [1]."
+    assert [c.doc_id for c in answer.citations] == ["article"]

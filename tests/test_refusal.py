@@ -41,6 +41,9 @@ def test_is_refusal(text, refused):
         ("Jared Allen führte die Panther an [1].", False),
         ("Il est là [1].", False),
         ("Yes [1].", False),
+        # A capital makes the word part of a name; in lower case it still dangles.
+        ("Acme raised its Series A [1].", False),
+        ("The round was led by a [1].", True),
         ("是トラピット [1]。", False),
     ],
 )
@@ -88,6 +91,10 @@ def test_versions_not_in_articles():
     assert versions_not_in_articles("What happened on July 7?", ["Le 7 July, Meta a recruté.", "In July"]) == []
     assert versions_not_in_articles("Wer war beim Super Bowl XXXIII 38 Jahre alt?", ["Super Bowl XXXIII"]) == []
     assert versions_not_in_articles("What did the iPhone sell in 2024 or 1,500 units?", chunks) == []
+    # The name must be the articles' name, in their case: "top" and "windows" are words.
+    assert versions_not_in_articles("Who leads the Top 5 robotics firms?", ["Acme is a top robotics firm."]) == []
+    assert versions_not_in_articles("Does it run on Windows 11?", ["The storm broke windows."]) == []
+    assert versions_not_in_articles("Does it run on Windows 11?", ["It runs on Windows 10."]) == ["Windows 11"]
 
 
 @pytest.mark.parametrize("answer, kept", [
