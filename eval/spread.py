@@ -15,7 +15,9 @@ With ``--thresholds`` it also says which gold floors sit above the floor the spr
 allows (exit 1), so a floor is never set tighter than the machines' own spread.
 ``--keep DIR`` writes each report cut to what this needs (a few KB) into DIR:
 eval/runs/ holds the runs the current floors come from, and a unit test checks the
-floors against them.
+floors against them. A run known only by its figures (another machine's CI log) can
+stand there too, as {"name", "note", "metrics", "items": []}: it widens the range, and
+the questions' count comes from the other runs.
 """
 
 from __future__ import annotations
@@ -33,8 +35,11 @@ GATED = ("recall_at_1", "recall_at_5", "mrr", "answer_accuracy", "refusal_accura
          "false_refusal_rate", "citation_precision", "citation_support")
 
 
-def denominator(metric: str, items: Sequence[dict]) -> int:
-    """How many observations a metric averages in one report (for a margin in questions)."""
+def denominator(metric: str, items: Sequence[dict]) -> int | None:
+    """How many observations a metric averages in one report (for a margin in questions);
+    None for a run recorded by its metrics alone."""
+    if not items:
+        return None
     answerable = [r for r in items if r["answerable"]]
     if metric == "refusal_accuracy":
         return sum(not r["answerable"] for r in items)
@@ -52,7 +57,7 @@ def outcome(record: dict) -> tuple:
 
 
 def differing_questions(reports: Sequence[dict]) -> list[str]:
-    by_id = [{r["id"]: outcome(r) for r in report["items"]} for report in reports]
+    by_id = [{r["id"]: outcome(r) for r in report["items"]} for report in reports if report["items"]]
     ids = sorted(set().union(*by_id))
     return [i for i in ids if len({runs.get(i) for runs in by_id}) > 1]
 
@@ -75,12 +80,14 @@ def spread(reports: Sequence[dict], *, min_questions: float = 1.0) -> dict[str, 
         values = [r["metrics"].get(metric) for r in reports]
         if any(v is None for v in values):
             continue
-        n = min(denominator(metric, r["items"]) for r in reports)
+        n = min((d for r in reports if (d := denominator(metric, r["items"])) is not None), default=None)
+        if n is None:
+            continue
         margin = max(max(values) - min(values), min_questions / n)
         if metric in LOWER_IS_BETTER:
-            limit = math.ceil((max(values) + margin) * 100) / 100
+            limit = math.ceil((max(values) + margin) * 100 - 1e-9) / 100
         else:
-            limit = math.floor((min(values) - margin) * 100) / 100
+            limit = math.floor((min(values) - margin) * 100 + 1e-9) / 100
         out[metric] = {"values": values, "range": max(values) - min(values), "n": n, "margin": margin,
                        "limit": limit}
     return out
@@ -127,7 +134,8 @@ def main(argv: list[str] | None = None) -> int:
         values = " | ".join(f"{v:.3f}" for v in f["values"])
         print(f"| {metric} | {values} | {f['range']:.3f} | {f['n']} | {f['limit']:.2f} |")
     differing = differing_questions(reports)
-    print(f"\n{len(differing)} of {len(reports[0]['items'])} questions differ between runs: {', '.join(differing)}")
+    questions = max(len(r["items"]) for r in reports)
+    print(f"\n{len(differing)} of {questions} questions differ between runs: {', '.join(differing) or 'none'}")
     if args.thresholds:
         problems = too_tight(figures, json.loads(args.thresholds.read_text())["gold"])
         for line in problems:

@@ -78,3 +78,12 @@ def test_the_gate_floors_hold_across_the_recorded_runs():
     figures = spread([json.loads(p.read_text(encoding="utf-8")) for p in runs])
     thresholds = json.loads((root / "eval" / "thresholds.json").read_text())["gold"]
     assert too_tight(figures, thresholds) == []
+
+
+def test_a_run_known_by_its_figures_alone_widens_the_range():
+    figures_only = {"metrics": {"answer_accuracy": 0.7, "recall_at_5": 0.9}, "items": []}
+    figures = spread([_report(18), figures_only])
+    assert figures["answer_accuracy"]["n"] == 20
+    assert abs(figures["answer_accuracy"]["range"] - 0.2) < 1e-9
+    assert figures["answer_accuracy"]["limit"] == 0.5  # 0.7 - 0.2
+    assert differing_questions([_report(18), figures_only]) == []
