@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import dataclasses
 import math
+import re
 import threading
 import uuid
 from dataclasses import dataclass, field
@@ -61,7 +62,8 @@ class SentenceTermIndex:
 
         owner = np.asarray(self.owner, dtype=np.int64)
         object.__setattr__(self, "owner", owner)
-        object.__setattr__(self, "matrix", csc_matrix(self.matrix, dtype=np.float32))
+        matrix = self.matrix if isinstance(self.matrix, csc_matrix) else csc_matrix(self.matrix)
+        object.__setattr__(self, "matrix", matrix if matrix.dtype == np.float32 else matrix.astype(np.float32))
         chunks, starts = np.unique(owner, return_index=True)  # owner is sorted: first rows
         object.__setattr__(self, "_chunks", chunks)
         object.__setattr__(self, "_starts", starts)
@@ -493,53 +495,69 @@ def _kind_masks(owner: np.ndarray, chunks: Sequence[Chunk]) -> dict[str, np.ndar
     return masks
 
 
+def _catalog_folder(path: Path, token: str) -> Path:
+    return path.parent / f"{path.name}-{re.sub(r'[^A-Za-z0-9]', '-', token)}"
+
+
 def save_catalog(catalog: IndexCatalog, path: Path, collection: str) -> None:
-    """Write the catalog as ``path``.json (names, documents) and ``path``.npz (the term
-    index); a restarted process loads them instead of reading every chunk again."""
+    """Write the catalog to a folder named after ``path`` and its token: meta.json (names,
+    documents) and one .npy file per array, which a restarted process maps into memory
+    instead of reading every chunk again (the term index is read where a question's
+    terms are: its postings lie together)."""
     import json
     import os
+    import shutil
 
+    folder = _catalog_folder(path, catalog.token)
+    if folder.exists():
+        return
     path.parent.mkdir(parents=True, exist_ok=True)
+    partial = Path(f"{folder}.{os.getpid()}.tmp")
+    shutil.rmtree(partial, ignore_errors=True)
+    partial.mkdir()
     terms = catalog.terms
-    arrays = {"token": np.array(catalog.token)}
     if terms is not None:
-        arrays |= {"owner": terms.owner, "data": terms.matrix.data, "indices": terms.matrix.indices,
+        arrays = {"owner": terms.owner, "data": terms.matrix.data, "indices": terms.matrix.indices,
                   "indptr": terms.matrix.indptr, **{f"kind_{k}": m.astype(bool) for k, m in terms.kind_masks.items()}}
+        for name, array in arrays.items():
+            np.save(partial / f"{name}.npy", np.ascontiguousarray(array))
     meta = {
         "token": catalog.token, "collection": collection, "chunks": catalog.chunks, "languages": catalog.languages,
         "documents": [dataclasses.asdict(d) for d in catalog.documents],
         "names": sorted(catalog.mentions.names), "numbered": sorted(catalog.mentions.numbered),
         "chunk_ids": list(terms.chunk_ids) if terms is not None else None,
     }
-    suffix = f".{os.getpid()}.tmp"
-    with open(f"{path}.npz{suffix}", "wb") as out:
-        np.savez(out, **arrays)
-    Path(f"{path}.json{suffix}").write_text(json.dumps(meta, ensure_ascii=False), encoding="utf-8")
-    # The arrays first, the names last: a reader takes the json's token as the pair's.
-    os.replace(f"{path}.npz{suffix}", f"{path}.npz")
-    os.replace(f"{path}.json{suffix}", f"{path}.json")
+    (partial / "meta.json").write_text(json.dumps(meta, ensure_ascii=False), encoding="utf-8")
+    try:
+        os.replace(partial, folder)
+    except OSError:  # another process saved the same catalog first
+        shutil.rmtree(partial, ignore_errors=True)
+    for old in path.parent.glob(f"{path.name}-*"):
+        if old != folder and not old.name.endswith(".tmp"):
+            shutil.rmtree(old, ignore_errors=True)  # a process still reading keeps its mapped files
 
 
 def load_catalog(path: Path, token: str) -> IndexCatalog | None:
-    """The saved catalog when it is the one for ``token``, else None."""
+    """The saved catalog for ``token``, else None."""
     import json
 
+    folder = _catalog_folder(path, token)
     try:
-        meta = json.loads(Path(f"{path}.json").read_text(encoding="utf-8"))
+        meta = json.loads((folder / "meta.json").read_text(encoding="utf-8"))
         if meta.get("token") != token:
             return None
         terms = None
         if meta["chunk_ids"] is not None:
             from scipy.sparse import csc_matrix
 
-            with np.load(f"{path}.npz") as arrays:
-                if str(arrays["token"]) != token or len(arrays["indptr"]) != TERM_SPACE + 1:
-                    return None
-                matrix = csc_matrix((arrays["data"], arrays["indices"], arrays["indptr"]),
-                                    shape=(len(arrays["owner"]), TERM_SPACE))
-                masks = {name[5:]: arrays[name].astype(np.float64) for name in arrays.files if name.startswith("kind_")}
-                terms = SentenceTermIndex(owner=arrays["owner"], matrix=matrix, chunk_ids=tuple(meta["chunk_ids"]),
-                                          kind_masks=masks)
+            arrays = {f.stem: np.load(f, mmap_mode="r") for f in folder.glob("*.npy")}
+            if len(arrays["indptr"]) != TERM_SPACE + 1:
+                return None
+            matrix = csc_matrix((arrays["data"], arrays["indices"], arrays["indptr"]),
+                                shape=(len(arrays["owner"]), TERM_SPACE), copy=False)
+            masks = {name[5:]: np.asarray(a, dtype=np.float64) for name, a in arrays.items() if name.startswith("kind_")}
+            terms = SentenceTermIndex(owner=np.asarray(arrays["owner"]), matrix=matrix,
+                                      chunk_ids=tuple(meta["chunk_ids"]), kind_masks=masks)
         return IndexCatalog(
             token=token, documents=tuple(DocumentInfo(**d) for d in meta["documents"]),
             languages=tuple(meta["languages"]),
@@ -547,7 +565,7 @@ def load_catalog(path: Path, token: str) -> IndexCatalog | None:
             terms=terms, chunks=int(meta["chunks"]),
         )
     except (OSError, ValueError, KeyError, TypeError):
-        return None  # missing, half-written or from another version: rebuilt from the index
+        return None  # missing, damaged or from another version: rebuilt from the index
 
 
 def _cosine_from_similarity(similarity: float) -> float:

@@ -212,8 +212,10 @@ def test_a_restarted_store_loads_the_catalog_from_disk(articles, config, store, 
 def test_a_damaged_catalog_file_is_rebuilt(articles, config, store, fake_embedder):
     ingest_paths([articles], config=config, store=store, embedder=fake_embedder)
     expected = store.list_documents()
-    for path in (config.data_dir / "catalog").iterdir():
+    damaged = [path for path in (config.data_dir / "catalog").rglob("*") if path.is_file()]
+    for path in damaged:
         path.write_bytes(b"\0garbage")
+    assert damaged
     assert _second_store(config, fake_embedder).list_documents() == expected
 
 
