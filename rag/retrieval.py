@@ -211,6 +211,7 @@ def retrieve(
     best_sentence: dict[str, int] = {}
     semantic: dict[str, float] = {}
     kind_gain: dict[str, float] = {}  # what the answer-kind bonus adds to a chunk's ranking
+    stored_vectors: dict[str, np.ndarray] = {}  # dense vectors read from the store, by chunk id
     query_scores: list[float] = []
     for q, vector in enumerate(vectors):
         query_dense = {}
@@ -223,7 +224,8 @@ def retrieve(
             n_chunks = len(term_index.chunk_ids)
             best, which, gain = sentence_max_scores(term_index, query_terms[q], n_chunks, sentence_bonus)
             found = [term_index.chunk_ids[i] for i in top_positions(best + gain, candidates)]
-            by_id.update(store.chunks_by_id([cid for cid in found if cid not in by_id]))
+            for cid, (chunk, stored) in store.chunks_by_id([cid for cid in found if cid not in by_id]).items():
+                by_id[cid], stored_vectors[cid] = chunk, stored
             position = {cid: term_index.position(cid) for cid in by_id}
             position = {cid: p for cid, p in position.items() if p is not None}
             query_latent = {cid: float(best[position[cid]]) for cid in by_id if cid in position}
@@ -232,9 +234,11 @@ def retrieve(
                     kind_gain[cid] = max(float(gain[position[cid]]), kind_gain.get(cid, 0.0))
             query_sentence = {cid: int(which[position[cid]]) for cid in query_latent if which[position[cid]] >= 0}
             # Chunks found only by their terms still need their dense score.
-            missing = [cid for cid in query_latent if cid not in query_dense]
-            for cid, stored in store.embeddings_of(missing).items():
-                query_dense[cid] = float(stored @ vector)
+            missing = [cid for cid in query_latent if cid not in query_dense and cid not in stored_vectors]
+            stored_vectors.update(store.embeddings_of(missing))
+            for cid in query_latent:
+                if cid not in query_dense and cid in stored_vectors:
+                    query_dense[cid] = float(stored_vectors[cid] @ vector)
         for cid in set(query_dense) | set(query_latent):
             d, t = query_dense.get(cid, 0.0), query_latent.get(cid, 0.0)
             dense[cid] = max(d, dense.get(cid, -1.0))

@@ -330,12 +330,14 @@ class ChunkStore:
         chunks = [_to_chunk(i, d, m)[0] for i, d, m in zip(got["ids"], got["documents"], got["metadatas"])]
         return sorted(chunks, key=lambda c: c.index)
 
-    def chunks_by_id(self, chunk_ids: Sequence[str]) -> dict[str, Chunk]:
-        """Stored chunks by id (for chunks the latent-term search found)."""
+    def chunks_by_id(self, chunk_ids: Sequence[str]) -> dict[str, tuple[Chunk, np.ndarray]]:
+        """Stored chunks and their dense vectors by id (for chunks the latent-term search
+        found), in one read."""
         if not chunk_ids:
             return {}
-        got = self._collection.get(ids=list(chunk_ids), include=["documents", "metadatas"])
-        return {i: _to_chunk(i, d, m)[0] for i, d, m in zip(got["ids"], got["documents"], got["metadatas"])}
+        got = self._collection.get(ids=list(chunk_ids), include=["documents", "metadatas", "embeddings"])
+        return {i: (_to_chunk(i, d, m)[0], np.asarray(e, dtype=np.float32))
+                for i, d, m, e in zip(got["ids"], got["documents"], got["metadatas"], got["embeddings"])}
 
     def embeddings_of(self, chunk_ids: Sequence[str]) -> dict[str, np.ndarray]:
         """Stored dense vectors by chunk id (for chunks another retriever found)."""
