@@ -231,7 +231,7 @@ def ask_stream(question: str, *, config: RAGConfig | None = None, history=None,
         gate = RETRIEVAL_GATE
     elif years_not_in_passages(question, [p.passage_text() for p in passages]):
         gate = YEAR_GATE
-    elif versions_not_in_articles(question, (chunk.text for chunk in store.all_chunks())):
+    elif versions_not_in_articles(question, store.version_mentions()):
         gate = VERSION_GATE
     else:
         gate = None

@@ -393,7 +393,7 @@ def create_app(config: RAGConfig | None = None, *, store=None, embedder=None, ll
     def health():
         try:
             store_ = service.store()
-            documents = len(store_.list_documents())
+            documents = store_.document_count()  # kept per change of the index, not read per call
             chunks = store_.count()
         except Exception as exc:
             log.error("health check failed", exc_info=exc)
