@@ -146,3 +146,82 @@ def test_the_key_is_not_in_the_config_repr():
     assert RAGConfig.from_env({"RAG_API_KEY": "k", "RAG_API_MAX_BODY_BYTES": "10"}).api_max_body_bytes == 10
     with pytest.raises(ValueError):
         RAGConfig(api_max_waiting=0).validate()
+
+
+# -- the UI: login and upload limits ---------------------------------------------------------
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.mark.filterwarnings("ignore:.*no_silent_downcasting", "ignore:The copy keyword is deprecated")
+def test_ui_with_a_login_answers_401_to_every_data_route_without_it(indexed):
+    import httpx
+    from gradio_client import Client
+
+    import ui
+    from conftest import FakeLLM
+
+    config, store, embedder = indexed
+    config = config.replace(ui_user="ann", ui_password="s3cret")
+    demo = ui.build_app(config, store=store, embedder=embedder, llm=FakeLLM("Bowen Zhang joined Meta [1]."))
+    port = _free_port()
+    ui.launch(demo, host="127.0.0.1", port=port, prevent_thread_lock=True, quiet=True)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for method, path in (("GET", "/config"), ("GET", "/gradio_api/info"), ("POST", "/gradio_api/call/chat"),
+                             ("POST", "/gradio_api/call/delete"), ("POST", "/gradio_api/upload"),
+                             ("POST", "/gradio_api/queue/join"), ("GET", "/gradio_api/queue/status"),
+                             ("GET", "/gradio_api/file=/etc/passwd")):
+            response = httpx.request(method, base + path, json={} if method == "POST" else None, timeout=10)
+            assert response.status_code == 401, (path, response.status_code, response.text[:200])
+        page = httpx.get(base + "/", timeout=10)
+        assert "fr_zhang" not in page.text and "Bowen" not in page.text  # the shell, no data
+        assert httpx.post(base + "/login", data={"username": "ann", "password": "wrong"}, timeout=10).status_code >= 400
+        with pytest.raises(Exception):
+            Client(base + "/", auth=("ann", "wrong"), verbose=False)
+        client = Client(base + "/", auth=("ann", "s3cret"), verbose=False)
+        messages, _, _ = client.predict("Who is Bowen Zhang?", [], 3, "local", api_name="/chat")
+        assert ui.message_text(messages[-1]) == "Bowen Zhang joined Meta [1]."
+    finally:
+        demo.close()
+
+
+def test_ui_binding_another_address_without_a_login_warns(indexed, monkeypatch, capsys):
+    import ui
+
+    config, store, embedder = indexed
+    launched = {}
+    for changes, host, warned in (({}, "0.0.0.0", True), ({"ui_user": "a", "ui_password": "b"}, "0.0.0.0", False),
+                                  ({}, "127.0.0.1", False)):
+        demo = ui.build_app(config.replace(**changes), store=store, embedder=embedder)
+        monkeypatch.setattr(demo, "launch", lambda **options: launched.update(options))
+        ui.launch(demo, host=host, port=8202)
+        assert ("without a login" in capsys.readouterr().err) is warned
+        assert ("auth" in launched) is bool(changes)
+        assert launched["max_file_size"] == config.upload_max_bytes
+        launched.clear()
+
+
+def test_ui_upload_limits(indexed, tmp_path):
+    import ui
+
+    config, store, embedder = indexed
+    rag_ui = ui.RagUI(config.replace(upload_max_files=3, upload_max_bytes=400), store=store, embedder=embedder)
+    files = []
+    for i in range(4):
+        path = tmp_path / f"up_{i}.txt"
+        path.write_text(f"Upload {i}. The mayor of Lintberg opened bridge number {i}.", encoding="utf-8")
+        files.append(str(path))
+    before = store.count()
+    result, *_ = rag_ui.ingest_files(files)
+    assert "more than one upload takes (3" in result and store.count() == before
+    (tmp_path / "up_1.txt").write_text("Too big. " * 100, encoding="utf-8")
+    result, *_ = rag_ui.ingest_files(files[:3])
+    assert "2 added" in result and "skipped up_1.txt: larger than 400 bytes" in result
+    assert sorted(d.doc_id for d in store.list_documents() if d.doc_id.startswith("up_")) == ["up_0", "up_2"]
+    for doc_id in ("up_0", "up_2"):
+        store.delete_document(doc_id)
