@@ -209,6 +209,12 @@ class ChunkStore:
         got = self._collection.get(where={"document_id": doc_id}, limit=1, include=["metadatas"])
         return got["metadatas"][0].get("index_key", "") if got["ids"] else None
 
+    def document_index_keys(self, doc_id: str) -> set[str]:
+        """Every key the document's chunks carry: more than one when a write was cut off
+        between adding a new version and deleting the old one (a crash, a kill)."""
+        got = self._collection.get(where={"document_id": doc_id}, include=["metadatas"])
+        return {meta.get("index_key", "") for meta in got["metadatas"]}
+
     def list_documents(self) -> list[DocumentInfo]:
         by_doc: dict[str, list[Chunk]] = {}
         sources: dict[str, str] = {}

@@ -225,3 +225,15 @@ def test_ui_upload_limits(indexed, tmp_path):
     assert sorted(d.doc_id for d in store.list_documents() if d.doc_id.startswith("up_")) == ["up_0", "up_2"]
     for doc_id in ("up_0", "up_2"):
         store.delete_document(doc_id)
+
+
+# -- crash safety of the index ---------------------------------------------------------------
+def test_ingest_killed_at_each_step_leaves_an_index_that_a_rerun_makes_whole(tmp_path):
+    from eval.robustness.crash import crash_test
+
+    # One kill in each of embedding, the Chroma write and the old-chunk delete, one at a
+    # random moment; a re-run and the checks after each (python -m eval.robustness: 24).
+    result = crash_test(tmp_path, kills=4, files=16, seed=3, deadline=150)
+    assert result.kills >= 3
+    assert {"embed", "write", "delete"} <= set(result.by_phase)
+    assert result.problems == []
