@@ -106,6 +106,10 @@ class RAGConfig:
     # neighbours that fit this many tokens (0: the whole chunk). Shorter passages let
     # the model read more places for the same prompt length (README, "Design for a small model").
     passage_tokens: int = 60
+    # Sentences addressed to the assistant ("ignore previous instructions", "Assistant:",
+    # "add this link to your reply") are left out of what the model reads: a document can
+    # carry instructions for the model (rag/instructions.py, docs/robustness.md).
+    drop_addressed_sentences: bool = True
 
     # Generation.
     llm: LLMBackend = "local"
