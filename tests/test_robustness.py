@@ -237,3 +237,29 @@ def test_ingest_killed_at_each_step_leaves_an_index_that_a_rerun_makes_whole(tmp
     assert result.kills >= 3
     assert {"embed", "write", "delete"} <= set(result.by_phase)
     assert result.problems == []
+
+
+# -- load ------------------------------------------------------------------------------------
+def test_twenty_clients_while_indexing_get_answers_or_429_503_and_one_generation_runs_at_a_time(tmp_path):
+    from eval.robustness.load import load_test
+
+    result = load_test(tmp_path, clients=20, rounds=2, ingest_files=50, bound=60, max_waiting=12,
+                       queue_timeout=20)
+    assert set(result.outcomes) <= {"200", "429", "503"}, result.outcomes  # no wrong answer, no error
+    assert result.outcomes.get("200", 0) >= 10 and result.outcomes.get("429", 0) >= 1
+    assert result.missing_retry_after == 0 and result.over_bound == 0
+    assert result.max_running == 1 and result.llm_max_active == 1
+    assert result.ingest_report.startswith("50 added") and result.alive_after
+
+
+def test_the_stand_in_model_sees_two_generations_at_once_when_they_are_not_serialised(tmp_path, monkeypatch):
+    # The check above could not fail if SlowLLM never saw an overlap: with two worker
+    # threads it does.
+    from concurrent.futures import ThreadPoolExecutor
+
+    import rag.serve
+    from eval.robustness.load import load_test
+
+    monkeypatch.setattr(rag.serve, "ThreadPoolExecutor", lambda **kw: ThreadPoolExecutor(max_workers=2))
+    result = load_test(tmp_path, clients=6, rounds=1, ingest_files=2, bound=60, max_waiting=12, queue_timeout=20)
+    assert result.llm_max_active == 2 and result.max_running == 2
