@@ -77,7 +77,10 @@ def _prepare(document: Document, *, store, embedder, config: RAGConfig) -> _Prep
     """The document's chunks, or None when it is indexed unchanged."""
     key = index_key(document.content_hash, config=config)
     previous = store.document_index_key(document.doc_id)
-    if previous == key:
+    # Unchanged only when every chunk has this key: an ingest killed between writing a
+    # version and deleting the one before leaves chunks of both (docs/robustness.md), and
+    # when the file then holds that earlier content again, re-writing it removes the rest.
+    if previous == key and store.document_index_keys(document.doc_id) == {key}:
         return None
     chunks = chunk_document(
         document, embedder.count_tokens,

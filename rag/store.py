@@ -289,13 +289,11 @@ class ChunkStore:
         got = self._collection.get(where={"document_id": doc_id}, limit=1, include=["metadatas"])
         return got["metadatas"][0].get("index_key", "") if got["ids"] else None
 
-    def catalog(self) -> IndexCatalog:
-        """The index-wide facts (documents, languages, latent terms, mentions) for the
-        current change token: one small read per call, a rebuild only after a change."""
-        token = self.change_token()
-        if self._catalog is None or self._catalog.token != token:
-            self._catalog = self._load_catalog(token) or self._build_catalog(token)
-        return self._catalog
+    def document_index_keys(self, doc_id: str) -> set[str]:
+        """Every key the document's chunks carry: more than one when a write was cut off
+        between adding a new version and deleting the old one (a crash, a kill)."""
+        got = self._collection.get(where={"document_id": doc_id}, include=["metadatas"])
+        return {meta.get("index_key", "") for meta in got["metadatas"]}
 
     def list_documents(self) -> list[DocumentInfo]:
         return list(self.catalog().documents)

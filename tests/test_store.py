@@ -268,3 +268,30 @@ def test_catalog_languages_and_documents_follow_the_chunks(articles, config, sto
         doc: sum(c.doc_id == doc for c in chunks) for doc in docs}
     counts = {lang: sum(c.language == lang for c in chunks) for lang in {c.language for c in chunks}}
     assert store.languages() == sorted(counts, key=lambda lang: (-counts[lang], lang))
+
+
+def test_a_write_cut_off_before_the_old_chunks_went_is_repaired(tmp_path, config, store, fake_embedder, monkeypatch):
+    # A crash between adding a version and deleting the one before leaves chunks of both;
+    # when the file then holds the earlier content again, that is no reason to skip it.
+    path = tmp_path / "story.txt"
+    first = "The ferry to Holmvik sails at nine. It carries forty cars."
+    path.write_text(first, encoding="utf-8")
+    ingest_paths([path], config=config, store=store, embedder=fake_embedder)
+    path.write_text("The ferry to Holmvik now sails at ten. It carries sixty cars. A second deck was added.",
+                    encoding="utf-8")
+    collection = type(store._collection)
+
+    def cut_off(self, *args, **kwargs):
+        raise KeyboardInterrupt("killed between the add and the delete")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(collection, "delete", cut_off)
+        with pytest.raises(KeyboardInterrupt):
+            ingest_paths([path], config=config, store=store, embedder=fake_embedder)
+    assert len(store.document_index_keys("story")) == 2  # both versions' chunks
+    path.write_text(first, encoding="utf-8")
+    report = ingest_paths([path], config=config, store=store, embedder=fake_embedder)
+    assert report.updated == ["story"]
+    assert [c.text for c in store.chunks_of("story")] == [first]
+    assert len(store.document_index_keys("story")) == 1
+    assert ingest_paths([path], config=config, store=store, embedder=fake_embedder).unchanged == ["story"]
