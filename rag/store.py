@@ -295,6 +295,14 @@ class ChunkStore:
         got = self._collection.get(where={"document_id": doc_id}, include=["metadatas"])
         return {meta.get("index_key", "") for meta in got["metadatas"]}
 
+    def catalog(self) -> IndexCatalog:
+        """The index-wide facts (documents, languages, latent terms, mentions) for the
+        current change token: one small read per call, a rebuild only after a change."""
+        token = self.change_token()
+        if self._catalog is None or self._catalog.token != token:
+            self._catalog = self._load_catalog(token) or self._build_catalog(token)
+        return self._catalog
+
     def list_documents(self) -> list[DocumentInfo]:
         return list(self.catalog().documents)
 
