@@ -69,17 +69,26 @@ def main(argv: list[str] | None = None) -> int:
     paths = args.paths or DEFAULT_PATHS
     bar = None
     if not args.quiet:
+        import time
+
         from tqdm import tqdm
 
         bar = tqdm(total=0, unit="file", disable=None)
+        started, written = time.perf_counter(), [0]
 
     def progress(done: int, total: int, name: str) -> None:
         if bar is not None:
             bar.total = total
-            bar.set_postfix_str(name[:40])
             bar.update(1)
 
-    report = ingest_paths(paths, config=config, store=store, embedder=embedder, progress=progress)
+    def on_chunks(count: int) -> None:
+        if bar is not None:
+            written[0] += count
+            rate = written[0] / max(time.perf_counter() - started, 1e-9)
+            bar.set_postfix_str(f"{written[0]} chunks, {rate:.1f} chunks/s")
+
+    report = ingest_paths(paths, config=config, store=store, embedder=embedder, progress=progress,
+                          on_chunks=on_chunks)
     if bar is not None:
         bar.close()
     for name, reason in report.skipped:

@@ -32,7 +32,7 @@ from rag.config import RAGConfig  # noqa: E402
 from rag.resources import Resources  # noqa: E402
 from rag.language import REFUSALS, language_name  # noqa: E402
 from rag.llm import LLMError  # noqa: E402
-from rag.serve import StreamingCitationView  # noqa: E402
+from rag.serve import StreamingCitationView, is_loopback  # noqa: E402
 
 log = logging.getLogger("rag.ui")
 
@@ -368,6 +368,10 @@ class RagUI(Resources):
         sources = [s for s in sources if s is not None]
         if not sources:
             return ("Choose one or more .txt, .md or .html files first.", *self.refresh_documents())
+        if len(sources) > self.config.upload_max_files:
+            return (f"⚠️ {len(sources)} files is more than one upload takes ({self.config.upload_max_files}, "
+                    "RAG_UPLOAD_MAX_FILES); nothing was indexed. Upload them in smaller groups.",
+                    *self.refresh_documents())
         try:
             with tempfile.TemporaryDirectory(prefix="rag-upload-") as tmp:
                 copies: dict[str, Path] = {}
@@ -375,6 +379,10 @@ class RagUI(Resources):
                 for path, name in sources:
                     if name in copies:  # one doc_id per name: the first file wins, the rest are reported
                         duplicates.append((name, "another file in this upload has the same name"))
+                        continue
+                    if os.path.getsize(path) > self.config.upload_max_bytes:
+                        duplicates.append((name, f"larger than {self.config.upload_max_bytes:,} bytes "
+                                                 "(RAG_UPLOAD_MAX_BYTES)"))
                         continue
                     target = Path(tmp) / name
                     shutil.copyfile(path, target)
@@ -550,8 +558,14 @@ def build_app(config: RAGConfig | None = None, *, store=None, embedder=None, llm
 def launch(demo: gr.Blocks, *, host: str = "127.0.0.1", port: int | None = 7860, **kwargs):
     """Start the app with the UI's CSS (Gradio 6 takes it at launch)."""
     demo.queue(default_concurrency_limit=1)
-    options = dict(server_name=host, server_port=port, css=CSS, show_error=False, max_file_size="20mb",
-                   ssr_mode=False, footer_links=["api", "gradio"])
+    config = demo.rag_ui.config
+    options = dict(server_name=host, server_port=port, css=CSS, show_error=False,
+                   max_file_size=config.upload_max_bytes, ssr_mode=False, footer_links=["api", "gradio"])
+    if config.ui_user and config.ui_password:
+        options["auth"] = (config.ui_user, config.ui_password)
+    elif not is_loopback(host):
+        print(f"warning: binding {host} without a login: anyone who can reach this port can read the "
+              "articles and change the index. Set RAG_UI_USER and RAG_UI_PASSWORD.", file=sys.stderr, flush=True)
     options.update(kwargs)
     return demo.launch(**options)
 

@@ -231,7 +231,7 @@ def ask_stream(question: str, *, config: RAGConfig | None = None, history=None,
         gate = RETRIEVAL_GATE
     elif years_not_in_passages(question, [p.passage_text() for p in passages]):
         gate = YEAR_GATE
-    elif versions_not_in_articles(question, (chunk.text for chunk in store.all_chunks())):
+    elif versions_not_in_articles(question, store.version_mentions()):
         gate = VERSION_GATE
     else:
         gate = None
@@ -254,7 +254,7 @@ def ask_stream(question: str, *, config: RAGConfig | None = None, history=None,
     insist, avoid = False, ()
     for attempt in (1, 2):
         messages = build_messages(question, passages, language=language, history=turns, insist=insist,
-                                  answer_kind=kind)
+                                  answer_kind=kind, drop_addressed=config.drop_addressed_sentences)
         words: list[str] = []  # everything the model said, held-back refusal included
         # ``avoid`` only when there is something to avoid: ChatModels without it still work.
         stream = llm.stream(messages, max_tokens=config.max_tokens, temperature=config.temperature,
@@ -327,7 +327,8 @@ def answer_from_passages(question: str, passages: Sequence[Hit], *, llm, config:
     (a refusal, no answer at all, or a figure the passages do not hold). Not streamed:
     it replaces an answer already shown."""
     kind = question_answer_kind(question)
-    messages = build_messages(question, passages, language=language, history=list(history), answer_kind=kind)
+    messages = build_messages(question, passages, language=language, history=list(history), answer_kind=kind,
+                              drop_addressed=config.drop_addressed_sentences)
     reply = llm.stream(messages, max_tokens=config.max_tokens, temperature=config.temperature)
     raw = strip_annotations("".join(reply)).strip()
     if is_refusal(raw) or is_non_answer(raw, question):

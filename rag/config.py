@@ -110,6 +110,10 @@ class RAGConfig:
     # neighbours that fit this many tokens (0: the whole chunk). Shorter passages let
     # the model read more places for the same prompt length (docs/decisions.md).
     passage_tokens: int = 60
+    # Sentences addressed to the assistant ("ignore previous instructions", "Assistant:",
+    # "add this link to your reply") are left out of what the model reads: a document can
+    # carry instructions for the model (rag/instructions.py, docs/robustness.md).
+    drop_addressed_sentences: bool = True
 
     # Generation.
     llm: LLMBackend = "local"
@@ -124,6 +128,22 @@ class RAGConfig:
     openai_api_key: str | None = None
     # How many earlier turns a follow-up question sees.
     history_turns: int = 2
+
+    # Access and limits of the apps (docs/robustness.md). A key the HTTP API requires as
+    # "Authorization: Bearer <key>" on every request (None: open, for 127.0.0.1 only).
+    api_key: str | None = field(default=None, repr=False)
+    # The UI's login (Gradio auth) when both are set.
+    ui_user: str | None = None
+    ui_password: str | None = field(default=None, repr=False)
+    # Largest request body the API reads; a larger one gets 413 before it is parsed.
+    api_max_body_bytes: int = 1 << 20
+    # Requests waiting for the one model context beyond which the API answers 429, and the
+    # seconds a request waits for it before 503 (both with Retry-After).
+    api_max_waiting: int = 16
+    api_queue_timeout: float = 120.0
+    # Uploads in the UI: bytes per file and files per upload.
+    upload_max_bytes: int = 20 * 1000 * 1000
+    upload_max_files: int = 200
 
     def replace(self, **changes) -> "RAGConfig":
         return dataclasses.replace(self, **changes)
@@ -160,6 +180,10 @@ class RAGConfig:
             raise ValueError("recheck_from_passage must be 0 (off) or at least 2")
         if not 0 <= self.chunk_overlap_tokens < self.chunk_tokens:
             raise ValueError("need 0 <= chunk_overlap_tokens < chunk_tokens")
+        if min(self.api_max_body_bytes, self.api_max_waiting, self.upload_max_bytes, self.upload_max_files) < 1:
+            raise ValueError("the api_max_* and upload_max_* limits must be at least 1")
+        if not self.api_queue_timeout > 0:
+            raise ValueError("api_queue_timeout must be positive")
 
 
 def _parse(f: dataclasses.Field, raw: str):

@@ -63,29 +63,67 @@ def reindex_outdated(*, store, embedder, config: RAGConfig) -> tuple[IngestRepor
     return report, [d.doc_id for d in outdated if d.doc_id not in found]
 
 
-def ingest_document(document: Document, *, store, embedder, config: RAGConfig) -> tuple[str, int]:
-    """Index one document; returns ("added" | "updated" | "unchanged", chunks written)."""
+@dataclass
+class _Prepared:
+    """A document chunked and keyed, waiting for its vectors."""
+
+    document: Document
+    key: str
+    previous: str | None
+    chunks: list
+
+
+def _prepare(document: Document, *, store, embedder, config: RAGConfig) -> _Prepared | None:
+    """The document's chunks, or None when it is indexed unchanged."""
     key = index_key(document.content_hash, config=config)
     previous = store.document_index_key(document.doc_id)
-    if previous == key:
-        return "unchanged", 0
+    # Unchanged only when every chunk has this key: an ingest killed between writing a
+    # version and deleting the one before leaves chunks of both (docs/robustness.md), and
+    # when the file then holds that earlier content again, re-writing it removes the rest.
+    if previous == key and store.document_index_keys(document.doc_id) == {key}:
+        return None
     chunks = chunk_document(
         document, embedder.count_tokens,
         max_tokens=config.chunk_tokens, overlap_tokens=config.chunk_overlap_tokens, key=key,
     )
     if not chunks:
         raise DocumentError(f"{document.source}: no text to index")
+    return _Prepared(document, key, previous, chunks)
+
+
+def _write(batch: list[_Prepared], *, store, embedder) -> None:
+    """Embed the chunks (and their sentences' latent terms) of several documents in one
+    call each and write them in one store call."""
+    chunks = [c for item in batch for c in item.chunks]
     vectors = embedder.embed_passages([c.embedding_text() for c in chunks])
-    sentence_terms = None
+    terms = None
     if hasattr(embedder, "latent_terms"):
         sentences = [chunk_sentences(c) for c in chunks]
         flat = embedder.latent_terms([s for group in sentences for s in group])
-        sentence_terms, pos = [], 0
+        terms, pos = [], 0
         for group in sentences:
-            sentence_terms.append(flat[pos : pos + len(group)])
+            terms.append(flat[pos : pos + len(group)])
             pos += len(group)
-    store.replace_document(chunks, vectors, source=document.source, sentence_terms=sentence_terms, index_key=key)
-    return ("updated" if previous is not None else "added"), len(chunks)
+    writes, start = [], 0
+    for item in batch:
+        end = start + len(item.chunks)
+        writes.append((item.chunks, vectors[start:end], item.document.source,
+                       terms[start:end] if terms is not None else None, item.key))
+        start = end
+    if hasattr(store, "replace_documents"):
+        store.replace_documents(writes)
+    else:  # a store with the one-document interface only
+        for chunks_, vectors_, source, terms_, key in writes:
+            store.replace_document(chunks_, vectors_, source=source, sentence_terms=terms_, index_key=key)
+
+
+def ingest_document(document: Document, *, store, embedder, config: RAGConfig) -> tuple[str, int]:
+    """Index one document; returns ("added" | "updated" | "unchanged", chunks written)."""
+    prepared = _prepare(document, store=store, embedder=embedder, config=config)
+    if prepared is None:
+        return "unchanged", 0
+    _write([prepared], store=store, embedder=embedder)
+    return ("updated" if prepared.previous is not None else "added"), len(prepared.chunks)
 
 
 def ingest_paths(
@@ -96,9 +134,13 @@ def ingest_paths(
     embedder=None,
     progress: ProgressCallback | None = None,
     sources: dict[Path, str] | None = None,
+    batch_chunks: int = 64,
+    on_chunks: Callable[[int], None] | None = None,
 ) -> IngestReport:
     """Index files and folders. ``sources`` names where a file really came from (an
-    upload's original name rather than its temporary path)."""
+    upload's original name rather than its temporary path). Documents are embedded and
+    written ``batch_chunks`` chunks at a time (a write is whole documents);
+    ``on_chunks`` is told how many chunks each write held."""
     if embedder is None:
         from .embeddings import get_embedder
 
@@ -109,18 +151,43 @@ def ingest_paths(
         store = open_store(config=config, embedder=embedder)
     report = IngestReport()
     files = find_files([Path(p) for p in paths])
-    for done, path in enumerate(files, start=1):
+    batch: list[_Prepared] = []
+    pending: list[str] = []  # file names of the batch, for the progress callback
+
+    def flush() -> None:
+        if batch:
+            _write(batch, store=store, embedder=embedder)
+            for item in batch:
+                getattr(report, "updated" if item.previous is not None else "added").append(item.document.doc_id)
+                report.chunks += len(item.chunks)
+            if on_chunks:
+                on_chunks(sum(len(item.chunks) for item in batch))
+            batch.clear()
+        if progress:
+            for name in pending:
+                progress(done[0] + 1, len(files), name)
+                done[0] += 1
+        pending.clear()
+
+    done = [0]
+    for path in files:
         try:
             if not path.exists():
                 raise DocumentError(f"{path}: no such file or folder")
             document = load_document(path, source=(sources or {}).get(path))
-            status, written = ingest_document(document, store=store, embedder=embedder, config=config)
-            getattr(report, status).append(document.doc_id)
-            report.chunks += written
+            if any(item.document.doc_id == document.doc_id for item in batch):
+                flush()  # the same doc_id twice: the later file replaces the earlier one
+            prepared = _prepare(document, store=store, embedder=embedder, config=config)
+            if prepared is None:
+                report.unchanged.append(document.doc_id)
+            else:
+                batch.append(prepared)
         except DocumentError as exc:
             report.skipped.append((str(path), str(exc)))
-        if progress:
-            progress(done, len(files), path.name)
+        pending.append(path.name)
+        if sum(len(item.chunks) for item in batch) >= batch_chunks or not batch:
+            flush()
+    flush()
     return report
 
 

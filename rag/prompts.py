@@ -127,10 +127,18 @@ def passage_reading(text: str, answer_kind: str | None = None) -> str:
     return ordinal_readings(text) if answer_kind == ORDINAL else text
 
 
-def format_passages(hits: Sequence[Hit], *, answer_kind: str | None = None) -> str:
+def format_passages(hits: Sequence[Hit], *, answer_kind: str | None = None, drop_addressed: bool = False) -> str:
+    """One line per passage; ``drop_addressed`` leaves out sentences addressed to the
+    assistant (rag/instructions.py). Newlines are joined, so a passage cannot start a
+    line of its own ("Question:", "Assistant:")."""
     lines = []
     for n, hit in enumerate(hits, start=1):
-        text = " ".join(passage_reading(hit.passage_text(), answer_kind).split())
+        text = hit.passage_text()
+        if drop_addressed:
+            from .instructions import drop_addressed_sentences
+
+            text = drop_addressed_sentences(text)
+        text = " ".join(passage_reading(text, answer_kind).split())
         lines.append(f"[{n}] ({hit.chunk.language}) {text}")
     return "\n".join(lines)
 
@@ -143,6 +151,7 @@ def build_messages(
     history: Sequence[tuple[str, str]] = (),
     insist: bool = False,
     answer_kind: str | None = None,
+    drop_addressed: bool = False,
 ) -> list[dict]:
     """Chat messages asking for a cited answer to ``question`` from ``hits``;
     ``insist`` tells the model that the passages hold the answer; ``answer_kind``
@@ -155,7 +164,7 @@ def build_messages(
     insistence = f"The answer is in these passages: find it and do not reply {NOT_FOUND}.\n" if insist else ""
     user = (
         f"{conversation}Question: {question}\n\n"
-        f"Passages:\n{format_passages(hits, answer_kind=answer_kind)}\n\n"
+        f"Passages:\n{format_passages(hits, answer_kind=answer_kind, drop_addressed=drop_addressed)}\n\n"
         f"Question: {question}\n"
         f"{insistence}"
         f"Answer in {name}:"

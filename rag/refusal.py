@@ -14,6 +14,7 @@ import unicodedata
 from typing import Iterable, Sequence
 
 from .citations import cited_numbers, renumber_citations
+from .mentions import VersionMentions, version_mentions
 from .figures import NUMBER_PATTERN, number_key, number_keys, without_stated_scaled_figures
 from .retrieval import tokenize
 
@@ -175,26 +176,25 @@ _MONTHS = {"jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "sept"
            "december", "januar", "februar", "märz", "mai", "juni", "juli", "oktober", "dezember"}
 
 
-def versions_not_in_articles(question: str, texts: Iterable[str]) -> list[str]:
+def versions_not_in_articles(question: str, texts: Iterable[str] | VersionMentions) -> list[str]:
     """Versioned names in the question ("iPhone 16") whose name the articles use (in the
-    same case) but never with that number: the question is about another model than the
-    articles, whose passages of the right subject clear the retrieval gate and whose
-    figures a small model then gives as the answer. ``texts`` is every indexed chunk, not
-    only the passages the model reads: passages often shorten a name the article states
-    once ("the Super Bowl" in an article on Super Bowl 50). A name the articles don't
-    have at all is not judged: it may be translated or transliterated there."""
+    same case: "Windows 11" says nothing of "windows", "Top 5" nothing of "top firms")
+    but never with that number: the question is about another model than the articles,
+    whose passages of the right subject clear the retrieval gate and whose figures a
+    small model then gives as the answer. ``texts`` is every indexed chunk, not only the
+    passages the model reads: passages often shorten a name the article states once
+    ("the Super Bowl" in an article on Super Bowl 50). A name the articles don't have at
+    all is not judged: it may be translated or transliterated there. ``texts`` may also
+    be the index's VersionMentions (kept by the store), which holds the same facts."""
     versions = _VERSIONED_NAME.findall(unicodedata.normalize("NFKC", question))
     if not versions:
         return []
-    text = unicodedata.normalize("NFKC", " ".join(texts))
+    mentions = texts if isinstance(texts, VersionMentions) else version_mentions(" ".join(texts))
     missing = []
     for name, number in versions:
         if name.lower() in _MONTHS or re.fullmatch(r"[IVXLCDM]+", name):
             continue  # a date, or a Roman numeral ("Super Bowl XXXIII 38 Jahre alt")
-        # The name as a name: in the articles' own case ("Windows 11" says nothing of
-        # "windows"; "Top 5" nothing of "top companies").
-        word = rf"(?<![A-Za-z]){re.escape(name)}(?![A-Za-z])"
-        if re.search(word, text) and not re.search(word + rf"[ \-]?{number}(?!\d|[.,]\d)", text, re.IGNORECASE):
+        if mentions.has_name(name) and not mentions.has_numbered(name, number):
             missing.append(f"{name} {number}")
     return missing
 

@@ -125,25 +125,6 @@ def reciprocal_rank_fusion(
     return sorted(scores.items(), key=lambda kv: (-kv[1], kv[0]))
 
 
-class _BM25Cache:
-    """One BM25 index per store state, rebuilt only when the chunks change."""
-
-    def __init__(self) -> None:
-        self._key: tuple | None = None
-        self._index: BM25Index | None = None
-
-    def get(self, chunks: list[Chunk]) -> BM25Index:
-        key = (len(chunks), tuple(c.chunk_id for c in chunks))
-        if key != self._key:
-            self._index = BM25Index([c.embedding_text() for c in chunks])
-            self._key = key
-        assert self._index is not None
-        return self._index
-
-
-_bm25_cache = _BM25Cache()
-
-
 def sentence_max_scores(index, query_terms, n_chunks: int,
                         sentence_bonus: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Per chunk, the best latent-term similarity between the query and its sentences
@@ -151,59 +132,36 @@ def sentence_max_scores(index, query_terms, n_chunks: int,
     ``sentence_bonus`` (one value per sentence row) is added (-1 for none), and the
     bonus that sentence brings (what it adds to the chunk's ranking score)."""
     indices, weights = query_terms
-    query = np.zeros(index.matrix.shape[1], dtype=np.float32)
-    keep = indices < len(query)
-    query[indices[keep]] = weights[keep]
-    per_sentence = np.asarray(index.matrix @ query, dtype=np.float64)
+    per_sentence = index.scores(np.asarray(indices), np.asarray(weights))
     best = np.zeros(n_chunks, dtype=np.float64)
     which = np.full(n_chunks, -1, dtype=np.int64)
     gain = np.zeros(n_chunks, dtype=np.float64)
-    rows, chunks = _best_row_per_chunk(per_sentence, index.owner)
+    rows, chunks = index.best_rows(per_sentence)
     best[chunks] = per_sentence[rows]
     if sentence_bonus is not None:
-        rows, chunks = _best_row_per_chunk(per_sentence + sentence_bonus, index.owner)
+        rows, chunks = index.best_rows(per_sentence + sentence_bonus)
         gain[chunks] = per_sentence[rows] + sentence_bonus[rows] - best[chunks]
-    which[chunks] = rows - np.searchsorted(index.owner, chunks)
+    _, first = index.first_rows()
+    which[chunks] = rows - first
     return best, which, gain
 
 
-def _best_row_per_chunk(values: np.ndarray, owner: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The row with the highest value of each chunk that has rows, and those chunks."""
-    # Rows grouped by chunk, best first within a chunk: the first row of each group wins.
-    order = np.lexsort((-values, owner))
-    owners = owner[order]
-    first = np.r_[True, owners[1:] != owners[:-1]]
-    return order[first], owners[first]
+def top_positions(scores: np.ndarray, k: int) -> np.ndarray:
+    """The positions of the ``k`` highest scores, a tie going to the lower position:
+    the set ``np.argsort(-scores, kind="stable")[:k]`` without sorting every score."""
+    n = len(scores)
+    if k >= n:
+        return np.arange(n)
+    if k <= 0:
+        return np.arange(0)
+    kth = np.partition(scores, n - k)[n - k]
+    above = np.flatnonzero(scores > kth)
+    return np.concatenate([above, np.flatnonzero(scores == kth)[: k - len(above)]])
 
 
-class _KindMaskCache:
-    """Per store state and answer kind, which sentence rows hold that kind (1.0) or not."""
-
-    def __init__(self) -> None:
-        self._key: tuple | None = None
-        self._masks: dict[str, np.ndarray] = {}
-
-    def get(self, index, chunks: list[Chunk], kind: str) -> np.ndarray:
-        key = (id(index), len(chunks), tuple(c.chunk_id for c in chunks))
-        if key != self._key:
-            self._key, self._masks = key, {}
-        if kind not in self._masks:
-            mask = np.zeros(len(index.owner), dtype=np.float64)
-            first_row = np.searchsorted(index.owner, np.arange(len(chunks)))
-            spans = {}
-            for row, owner in enumerate(index.owner):
-                chunk = chunks[owner]
-                if owner not in spans:
-                    spans[owner] = chunk_sentence_spans(chunk)
-                j = row - first_row[owner]
-                if j < len(spans[owner]):
-                    start, end = spans[owner][j]
-                    mask[row] = float(sentence_has_kind(chunk.text[start:end], kind))
-            self._masks[kind] = mask
-        return self._masks[kind]
-
-
-_kind_masks = _KindMaskCache()
+def _bm25_index(store) -> BM25Index:
+    """The store's BM25 index, built once per change of the store."""
+    return store.cached("bm25", lambda: BM25Index([c.embedding_text() for c in store.all_chunks()]))
 
 
 def retrieve(
@@ -243,10 +201,9 @@ def retrieve(
 
     t1 = time.perf_counter()
     term_index = store.sentence_terms() if use_terms else None
-    chunks = store.all_chunks() if term_index is not None or config.bm25_weight > 0 else []
-    position = {chunk.chunk_id: i for i, chunk in enumerate(chunks)}
+    chunks = store.all_chunks() if config.bm25_weight > 0 else []
     kind = question_answer_kind(queries[0]) if term_index is not None and config.answer_kind_boost else None
-    sentence_bonus = _kind_masks.get(term_index, chunks, kind) * config.answer_kind_boost if kind else None
+    sentence_bonus = term_index.kind_mask(kind) * config.answer_kind_boost if kind else None
     candidates = max(config.candidates, limit)
     by_id: dict[str, Chunk] = {}
     dense: dict[str, float] = {}
@@ -254,6 +211,7 @@ def retrieve(
     best_sentence: dict[str, int] = {}
     semantic: dict[str, float] = {}
     kind_gain: dict[str, float] = {}  # what the answer-kind bonus adds to a chunk's ranking
+    stored_vectors: dict[str, np.ndarray] = {}  # dense vectors read from the store, by chunk id
     query_scores: list[float] = []
     for q, vector in enumerate(vectors):
         query_dense = {}
@@ -263,18 +221,24 @@ def retrieve(
         query_latent: dict[str, float] = {}
         query_sentence: dict[str, int] = {}
         if term_index is not None:
-            best, which, gain = sentence_max_scores(term_index, query_terms[q], len(chunks), sentence_bonus)
-            for i in np.argsort(-(best + gain), kind="stable")[:candidates]:
-                by_id[chunks[i].chunk_id] = chunks[i]
+            n_chunks = len(term_index.chunk_ids)
+            best, which, gain = sentence_max_scores(term_index, query_terms[q], n_chunks, sentence_bonus)
+            found = [term_index.chunk_ids[i] for i in top_positions(best + gain, candidates)]
+            for cid, (chunk, stored) in store.chunks_by_id([cid for cid in found if cid not in by_id]).items():
+                by_id[cid], stored_vectors[cid] = chunk, stored
+            position = {cid: term_index.position(cid) for cid in by_id}
+            position = {cid: p for cid, p in position.items() if p is not None}
             query_latent = {cid: float(best[position[cid]]) for cid in by_id if cid in position}
             if sentence_bonus is not None:
                 for cid in query_latent:
                     kind_gain[cid] = max(float(gain[position[cid]]), kind_gain.get(cid, 0.0))
             query_sentence = {cid: int(which[position[cid]]) for cid in query_latent if which[position[cid]] >= 0}
             # Chunks found only by their terms still need their dense score.
-            missing = [cid for cid in query_latent if cid not in query_dense]
-            for cid, stored in store.embeddings_of(missing).items():
-                query_dense[cid] = float(stored @ vector)
+            missing = [cid for cid in query_latent if cid not in query_dense and cid not in stored_vectors]
+            stored_vectors.update(store.embeddings_of(missing))
+            for cid in query_latent:
+                if cid not in query_dense and cid in stored_vectors:
+                    query_dense[cid] = float(stored_vectors[cid] @ vector)
         for cid in set(query_dense) | set(query_latent):
             d, t = query_dense.get(cid, 0.0), query_latent.get(cid, 0.0)
             dense[cid] = max(d, dense.get(cid, -1.0))
@@ -298,7 +262,7 @@ def retrieve(
     bm25: dict[str, float] = {}
     if config.bm25_weight > 0:
         rankings: list[tuple[list[str], float]] = [([cid for cid, _ in ranked], config.dense_weight)]
-        index = _bm25_cache.get(chunks)
+        index = _bm25_index(store)
         for q, query in enumerate(queries):
             language = languages[q] if languages else None
             top = index.top(query, len(chunks))

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import hmac
 import json
 import logging
 import os
@@ -138,15 +139,24 @@ class ChatCompletionRequest(BaseModel):
 # -- errors ------------------------------------------------------------------------------
 class APIError(Exception):
     def __init__(self, status: int, message: str, *, type: str = "invalid_request_error",
-                 code: str | None = None, param: str | None = None) -> None:
+                 code: str | None = None, param: str | None = None, headers: dict | None = None) -> None:
         super().__init__(message)
         self.status, self.message, self.type, self.code, self.param = status, message, type, code, param
+        self.headers = headers
 
     def body(self) -> dict:
         return {"error": {"message": self.message, "type": self.type, "param": self.param, "code": self.code}}
 
     def response(self) -> JSONResponse:
-        return JSONResponse(self.body(), status_code=self.status)
+        return JSONResponse(self.body(), status_code=self.status, headers=self.headers)
+
+
+class QueueFullError(RuntimeError):
+    """More requests wait for the model than ``api_max_waiting``."""
+
+
+class QueueTimeoutError(RuntimeError):
+    """A request waited ``api_queue_timeout`` seconds for the model without getting it."""
 
 
 def api_error_for(exc: BaseException) -> APIError:
@@ -155,6 +165,11 @@ def api_error_for(exc: BaseException) -> APIError:
 
     if isinstance(exc, APIError):
         return exc
+    if isinstance(exc, (QueueFullError, QueueTimeoutError)):
+        retry = {"Retry-After": str(getattr(exc, "retry_after", 5))}
+        if isinstance(exc, QueueFullError):
+            return APIError(429, str(exc), type="rate_limit_error", code="rate_limit_exceeded", headers=retry)
+        return APIError(503, str(exc), type="server_error", code="server_busy", headers=retry)
     if isinstance(exc, EmptyIndexError):
         return APIError(503, f"{exc}", type="server_error", code="index_empty")
     if isinstance(exc, LLMError):
@@ -179,6 +194,42 @@ def _validation_message(exc: ValidationError) -> tuple[str, str | None]:
     if len(errors) > 1:
         message += f" (and {len(errors) - 1} more problem{'s' if len(errors) > 2 else ''})"
     return message, loc or None
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    """The request body, refused with 413 past ``limit`` bytes before it is all read."""
+    too_large = APIError(413, f"The request body is larger than {limit} bytes.", code="request_too_large")
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise too_large
+    parts, size = [], 0
+    async for part in request.stream():
+        size += len(part)
+        if size > limit:
+            raise too_large
+        parts.append(part)
+    return b"".join(parts)
+
+
+def parse_json_object(raw: bytes) -> dict:
+    """The body as a JSON object; malformed, nested past Python's recursion limit, not
+    UTF-8 or holding unpaired surrogates (which no reply could encode) is a 400."""
+    try:
+        payload = json.loads(raw)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise APIError(400, f"The body is not valid JSON: {str(exc)[:200]}", code="invalid_json")
+    except RecursionError:
+        raise APIError(400, "The body is not valid JSON: nested too deeply", code="invalid_json")
+    if not isinstance(payload, dict):
+        raise APIError(400, "The body must be a JSON object", code="invalid_json")
+    try:
+        json.dumps(payload, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        raise APIError(400, "The body holds an unpaired UTF-16 surrogate (\\ud800-\\udfff escape); "
+                            "send valid Unicode text.", code="invalid_json")
+    except (ValueError, RecursionError):  # NaN is accepted by loads and dumps; deep nesting is not
+        raise APIError(400, "The body is not valid JSON: nested too deeply", code="invalid_json")
+    return payload
 
 
 # -- streaming text view -----------------------------------------------------------------
@@ -239,12 +290,62 @@ def citation_dict(c: Citation) -> dict:
     }
 
 
+class GenerationQueue:
+    """Who waits for the one generation thread: admission (429 past ``max_waiting``), the
+    waits measured, and how many generations ever ran at once (must stay 1)."""
+
+    def __init__(self, max_waiting: int) -> None:
+        self.max_waiting = max_waiting
+        self.waiting = 0
+        self.running = 0
+        self.max_running = 0
+        self.waits: list[float] = []  # seconds from admission to start, newest last (bounded)
+        self.durations: list[float] = []  # seconds per generation
+        self._lock = threading.Lock()
+
+    def admit(self) -> None:
+        with self._lock:
+            if self.waiting >= self.max_waiting:
+                exc = QueueFullError(f"Too many requests are waiting for the model ({self.waiting}); "
+                                     "retry after the time in Retry-After.")
+                exc.retry_after = self.retry_after()
+                raise exc
+            self.waiting += 1
+
+    def retry_after(self) -> int:
+        recent = self.durations[-20:]
+        per_request = sum(recent) / len(recent) if recent else 5.0
+        return max(1, min(120, round(per_request * (self.waiting + 1))))
+
+    def began(self, waited: float) -> None:
+        with self._lock:
+            self.waiting -= 1
+            self.running += 1
+            self.max_running = max(self.max_running, self.running)
+            self.waits = (self.waits + [waited])[-10_000:]
+
+    def ended(self, seconds: float) -> None:
+        with self._lock:
+            self.running -= 1
+            self.durations = (self.durations + [seconds])[-1000:]
+
+    def left_unstarted(self) -> None:
+        with self._lock:
+            self.waiting -= 1
+
+    def snapshot(self) -> dict:
+        with self._lock:
+            return {"waiting": self.waiting, "running": self.running, "max_running": self.max_running,
+                    "started": len(self.waits)}
+
+
 class RAGService(Resources):
     """Config, store, embedder and model, opened lazily once; one generation at a time."""
 
     def __init__(self, config: RAGConfig | None = None, *, store=None, embedder=None, llm=None) -> None:
         super().__init__(config, store=store, embedder=embedder, llm=llm)
         self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="rag-generate")
+        self.queue = GenerationQueue(self.config.api_max_waiting)
 
     def request_config(self, request: ChatCompletionRequest) -> RAGConfig:
         changes: dict[str, Any] = {}
@@ -263,12 +364,15 @@ class RAGService(Resources):
     def start(self, question: str, history: list[dict], config: RAGConfig
               ) -> tuple[asyncio.Queue, threading.Event]:
         """Queue a generation on the worker thread; its items arrive on the returned queue
-        as ("item", str | Answer), ("error", exc) and finally ("done", None)."""
+        as ("started", seconds waited), ("item", str | Answer), ("error", exc) and finally
+        ("done", None). Raises QueueFullError when too many already wait."""
         from .answer import ask_stream
 
+        self.queue.admit()
         loop = asyncio.get_running_loop()
         queue: asyncio.Queue = asyncio.Queue()
         cancel = threading.Event()
+        admitted = time.monotonic()
 
         def put(kind: str, value) -> None:
             try:
@@ -278,9 +382,14 @@ class RAGService(Resources):
 
         def job() -> None:
             items = None
+            if cancel.is_set():  # the request gave up waiting (timeout, disconnect)
+                self.queue.left_unstarted()
+                put("done", None)
+                return
+            began = time.monotonic()
+            self.queue.began(began - admitted)
+            put("started", began - admitted)
             try:
-                if cancel.is_set():
-                    return
                 llm = None if config.llm == "extractive" else self.llm
                 items = ask_stream(question, config=config, history=history, store=self.store(),
                                    embedder=self.embedder(), llm=llm)
@@ -293,6 +402,7 @@ class RAGService(Resources):
             finally:
                 if items is not None:
                     items.close()
+                self.queue.ended(time.monotonic() - began)
                 put("done", None)
 
         self.executor.submit(job)
@@ -302,6 +412,19 @@ class RAGService(Resources):
         self.executor.shutdown(wait=False, cancel_futures=True)
 
 
+async def _wait_for_start(queue: asyncio.Queue, cancel: threading.Event, timeout: float, service) -> None:
+    """Wait until the generation thread takes the request; past ``timeout`` give up with 503."""
+    try:
+        kind, value = await asyncio.wait_for(queue.get(), timeout)
+    except asyncio.TimeoutError:
+        cancel.set()
+        exc = QueueTimeoutError(f"The model was busy for {timeout:g} s; retry after the time in Retry-After.")
+        exc.retry_after = service.queue.retry_after()
+        raise exc from None
+    if kind != "started":  # "done" for a cancelled job: nothing ran
+        queue.put_nowait((kind, value))
+
+
 async def _drain(queue: asyncio.Queue) -> AsyncIterator[str | Answer]:
     while True:
         kind, value = await queue.get()
@@ -309,7 +432,8 @@ async def _drain(queue: asyncio.Queue) -> AsyncIterator[str | Answer]:
             return
         if kind == "error":
             raise value
-        yield value
+        if kind == "item":
+            yield value
 
 
 def _conversation(messages: list[ChatMessage]) -> tuple[str, list[dict]]:
@@ -329,7 +453,10 @@ def _conversation(messages: list[ChatMessage]) -> tuple[str, list[dict]]:
     if len(question) > MAX_QUESTION_CHARS:
         raise APIError(400, f"The question is too long ({len(question)} characters; at most "
                             f"{MAX_QUESTION_CHARS}).", code="question_too_long", param="messages")
-    history = [{"role": m.role, "content": m.text()} for m in messages[:last] if m.role in ("user", "assistant")]
+    # Earlier turns only resolve pronouns, and only the last few are read: each is cut to
+    # the question limit so a huge history cannot reach the model's context.
+    history = [{"role": m.role, "content": m.text()[:MAX_QUESTION_CHARS]}
+               for m in messages[:last] if m.role in ("user", "assistant")]
     return question, history
 
 
@@ -389,17 +516,29 @@ def create_app(config: RAGConfig | None = None, *, store=None, embedder=None, ll
         return APIError(500, "Internal server error; the server log has the details.", type="server_error",
                         code="internal_error").response()
 
+    if service.config.api_key:
+        key = service.config.api_key.encode()
+
+        @app.middleware("http")
+        async def _require_key(request: Request, call_next):
+            scheme, _, token = request.headers.get("authorization", "").partition(" ")
+            if scheme.lower() != "bearer" or not hmac.compare_digest(token.strip().encode(), key):
+                return APIError(401, "Incorrect or missing API key: send it as 'Authorization: Bearer <key>' "
+                                     "(the server's RAG_API_KEY).", code="invalid_api_key",
+                                headers={"WWW-Authenticate": "Bearer"}).response()
+            return await call_next(request)
+
     @app.get("/health")
     def health():
         try:
             store_ = service.store()
-            documents = len(store_.list_documents())
+            documents = store_.document_count()  # kept per change of the index, not read per call
             chunks = store_.count()
         except Exception as exc:
             log.error("health check failed", exc_info=exc)
             return JSONResponse({"status": "error", "error": {"message": str(exc), "type": "server_error",
                                                               "code": "store_unavailable"}}, status_code=503)
-        return {"status": "ok", "documents": documents, "chunks": chunks}
+        return {"status": "ok", "documents": documents, "chunks": chunks, "queue": service.queue.snapshot()}
 
     def _model_card() -> dict:
         return {"id": MODEL_ID, "object": "model", "created": 0, "owned_by": "rag-news"}
@@ -416,13 +555,7 @@ def create_app(config: RAGConfig | None = None, *, store=None, embedder=None, ll
 
     @app.post("/v1/chat/completions")
     async def chat_completions(request: Request):
-        raw = await request.body()
-        try:
-            payload = json.loads(raw)
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise APIError(400, f"The body is not valid JSON: {exc}", code="invalid_json")
-        if not isinstance(payload, dict):
-            raise APIError(400, "The body must be a JSON object", code="invalid_json")
+        payload = parse_json_object(await read_body(request, service.config.api_max_body_bytes))
         try:
             body = ChatCompletionRequest.model_validate(payload)
         except ValidationError as exc:
@@ -436,7 +569,11 @@ def create_app(config: RAGConfig | None = None, *, store=None, embedder=None, ll
 
         completion_id = f"chatcmpl-{uuid.uuid4().hex}"
         created = int(time.time())
-        queue, cancel = service.start(question, history, config)
+        try:
+            queue, cancel = service.start(question, history, config)
+            await _wait_for_start(queue, cancel, service.config.api_queue_timeout, service)
+        except (QueueFullError, QueueTimeoutError) as exc:
+            return api_error_for(exc).response()
         items = _drain(queue)
 
         if not body.stream:
@@ -516,6 +653,18 @@ def create_app(config: RAGConfig | None = None, *, store=None, embedder=None, ll
 
 
 # -- command line ------------------------------------------------------------------------
+def is_loopback(host: str) -> bool:
+    """Whether binding ``host`` keeps the server reachable from this machine only."""
+    import ipaddress
+
+    if host.strip("[]").lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m rag.serve",
                                      description="OpenAI-compatible API over the indexed articles.")
@@ -549,6 +698,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: port {args.port} is the Chroma server's (RAG_CHROMA_PORT); pick another --port",
               file=sys.stderr)
         return 2
+    if not is_loopback(args.host) and not config.api_key:
+        print(f"warning: binding {args.host} without an API key: anyone who can reach this port can ask "
+              "questions. Set RAG_API_KEY to require 'Authorization: Bearer <key>'.", file=sys.stderr)
     if count == 0:
         print("warning: no articles are indexed yet; questions get 503 until you run: python ingest.py "
               "FOLDER_OR_FILES", file=sys.stderr)

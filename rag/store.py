@@ -9,9 +9,12 @@ with a message that says how to fix it.
 from __future__ import annotations
 
 import base64
+import dataclasses
 import math
+import re
 import threading
-from dataclasses import dataclass
+import uuid
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 from typing import Sequence
@@ -20,6 +23,7 @@ import numpy as np
 
 from .chunking import Chunk
 from .config import RAGConfig
+from .mentions import VersionMentions
 
 
 class EmbedderMismatchError(RuntimeError):
@@ -41,16 +45,64 @@ class DocumentInfo:
 class SentenceTermIndex:
     """The latent-term vectors of every indexed sentence, one sparse matrix row each.
 
-    ``owner[i]`` is the position in ``all_chunks()`` of the chunk that sentence i
-    belongs to. Built once per store state from the chunks' metadata.
+    ``owner[i]`` is the position (in ``chunk_ids``, the order of ``all_chunks()``) of
+    the chunk that sentence i belongs to; ``owner`` is sorted. The matrix is kept by
+    column (CSC), an inverted index: a question touches only its own terms' postings.
+    ``kind_masks`` holds, per answer kind, which rows hold such an answer (1.0) or not.
+    Built once per change of the store (see ChunkStore.change_token).
     """
 
     owner: np.ndarray
-    matrix: object  # scipy.sparse.csr_matrix, (sentences, TERM_SPACE)
+    matrix: object  # scipy.sparse matrix, (sentences, TERM_SPACE); kept as csc_matrix
+    chunk_ids: tuple[str, ...] = ()
+    kind_masks: dict = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        from scipy.sparse import csc_matrix
+
+        owner = np.asarray(self.owner, dtype=np.int64)
+        object.__setattr__(self, "owner", owner)
+        matrix = self.matrix if isinstance(self.matrix, csc_matrix) else csc_matrix(self.matrix)
+        object.__setattr__(self, "matrix", matrix if matrix.dtype == np.float32 else matrix.astype(np.float32))
+        chunks, starts = np.unique(owner, return_index=True)  # owner is sorted: first rows
+        object.__setattr__(self, "_chunks", chunks)
+        object.__setattr__(self, "_starts", starts)
+        object.__setattr__(self, "_segment", np.repeat(np.arange(len(chunks)), np.diff(np.r_[starts, len(owner)])))
+        object.__setattr__(self, "_position", {cid: i for i, cid in enumerate(self.chunk_ids)})
 
     @property
     def sentences(self) -> int:
         return len(self.owner)
+
+    def position(self, chunk_id: str) -> int | None:
+        return self._position.get(chunk_id)
+
+    def kind_mask(self, kind: str) -> np.ndarray:
+        mask = self.kind_masks.get(kind)
+        return np.zeros(self.sentences, dtype=np.float64) if mask is None else mask
+
+    def scores(self, indices: np.ndarray, weights: np.ndarray) -> np.ndarray:
+        """Each sentence's dot product with the sparse query (term indices, weights)."""
+        query = np.zeros(self.matrix.shape[1], dtype=np.float32)
+        keep = indices < len(query)
+        query[indices[keep]] = weights[keep]  # a repeated index counts once, its last weight
+        terms = np.flatnonzero(query)
+        return np.asarray(self.matrix[:, terms] @ query[terms], dtype=np.float64)
+
+    def best_rows(self, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """For each chunk that has rows: those chunks, and the row with the highest value
+        among its rows (the first such row on a tie)."""
+        if not len(self._chunks):
+            return self._chunks, self._chunks
+        maxes = np.maximum.reduceat(values, self._starts)
+        at_max = np.flatnonzero(values == maxes[self._segment])
+        segments = self._segment[at_max]
+        first = at_max[np.r_[True, segments[1:] != segments[:-1]]]
+        return first, self._chunks
+
+    def first_rows(self) -> tuple[np.ndarray, np.ndarray]:
+        """The chunks that have rows and the first row of each."""
+        return self._chunks, self._starts
 
 
 # Term indices are stored as uint16, so the term space is at most 65,536 wide
@@ -106,8 +158,29 @@ def chroma_client(*, config: RAGConfig):
     return _persistent_client(str(Path(config.data_dir).resolve() / "chroma"))
 
 
+# The collection metadata key of the store's change counter: "<count>:<random>", set
+# anew after every write, so any process on the index sees that it changed with one
+# small read (two writers that raced to the same count still leave different tokens).
+CHANGE_KEY = "rag_change"
+_GET_BATCH = 5000
+
+
+@dataclass(frozen=True)
+class IndexCatalog:
+    """What questions need from the whole index, built once per change token (and
+    kept on disk beside the index so a restarted process does not rebuild it)."""
+
+    token: str
+    documents: tuple[DocumentInfo, ...]
+    languages: tuple[str, ...]  # most chunks first
+    mentions: VersionMentions
+    terms: SentenceTermIndex | None
+    chunks: int
+
+
 class ChunkStore:
-    def __init__(self, client, collection_name: str, embedder_name: str, dim: int) -> None:
+    def __init__(self, client, collection_name: str, embedder_name: str, dim: int, *,
+                 cache_dir: Path | str | None = None) -> None:
         self._client = client
         self.collection_name = collection_name
         self.embedder_name = embedder_name
@@ -127,9 +200,36 @@ class ChunkStore:
         from llama_index.vector_stores.chroma import ChromaVectorStore
 
         self._vector_store = ChromaVectorStore(chroma_collection=self._collection)
-        self._cache_key: object = None
-        self._cache: list[Chunk] = []
-        self._term_index: SentenceTermIndex | None = None
+        self._cache_dir = Path(cache_dir) if cache_dir else None
+        self._catalog: IndexCatalog | None = None
+        self._chunks_token: str | None = None
+        self._chunks: list[Chunk] = []
+        self._derived: dict[str, tuple[str, object]] = {}
+        if not self.change_token():
+            self._bump_change()  # an index written before the counter existed
+
+    # -- the change counter --------------------------------------------------------------
+    def change_token(self) -> str:
+        """Changes whenever any process writes to the collection (one small read)."""
+        collection = self._client.get_collection(self.collection_name, embedding_function=None)
+        return str((collection.metadata or {}).get(CHANGE_KEY, ""))
+
+    def _bump_change(self) -> None:
+        collection = self._client.get_collection(self.collection_name, embedding_function=None)
+        # Chroma refuses "hnsw:" keys in a modify (the distance is fixed at creation).
+        metadata = {k: v for k, v in (collection.metadata or {}).items() if not k.startswith("hnsw:")}
+        count = str(metadata.get(CHANGE_KEY, "0")).split(":")[0]
+        metadata[CHANGE_KEY] = f"{int(count) + 1 if count.isdigit() else 1}:{uuid.uuid4().hex[:12]}"
+        self._collection.modify(metadata=metadata)
+
+    def cached(self, name: str, build):
+        """``build()``, computed once per change token (e.g. retrieval's BM25 index)."""
+        token = self.change_token()
+        kept = self._derived.get(name)
+        if kept is None or kept[0] != token:
+            kept = (token, build())
+            self._derived[name] = kept
+        return kept[1]
 
     # -- writing -----------------------------------------------------------------------
     def replace_document(self, chunks: Sequence[Chunk], vectors: np.ndarray, source: str = "", *,
@@ -143,52 +243,30 @@ class ChunkStore:
         New chunk ids carry that key, so the new version is written in one call
         before the old one is removed: a failure leaves the old version whole.
         """
-        if not chunks:
-            raise ValueError("a document needs at least one chunk")
-        if len(chunks) != len(vectors):
-            raise ValueError("one vector per chunk")
-        if sentence_terms is not None and len(sentence_terms) != len(chunks):
-            raise ValueError("one list of sentence vectors per chunk")
-        from llama_index.core.schema import NodeRelationship, RelatedNodeInfo, TextNode
+        self.replace_documents([(chunks, vectors, source, sentence_terms, index_key)])
 
-        doc_id = chunks[0].doc_id
-        nodes = []
-        for i, (chunk, vector) in enumerate(zip(chunks, vectors)):
-            metadata = {
-                "index": chunk.index,
-                "start": chunk.start,
-                "end": chunk.end,
-                "title": chunk.title,
-                "language": chunk.language,
-                "content_hash": chunk.content_hash,
-                "index_key": index_key,
-                "source": source,
-            }
-            if sentence_terms is not None:
-                metadata["sentence_terms"] = pack_sparse_vectors(sentence_terms[i])
-            node = TextNode(
-                id_=chunk.chunk_id,
-                text=chunk.text,
-                embedding=[float(x) for x in vector],
-                # Keep the packed vectors out of what llama-index shows an LLM or embeds.
-                excluded_llm_metadata_keys=["sentence_terms"],
-                excluded_embed_metadata_keys=["sentence_terms"],
-                metadata=metadata,
-                relationships={NodeRelationship.SOURCE: RelatedNodeInfo(node_id=doc_id)},
-            )
-            nodes.append(node)
+    def replace_documents(self, documents: Sequence[tuple]) -> None:
+        """``replace_document`` for several documents in one write (batched ingest):
+        each item is (chunks, vectors, source, sentence_terms, index_key)."""
+        nodes, new_ids, doc_ids = [], set(), []
+        for chunks, vectors, source, sentence_terms, index_key in documents:
+            nodes.extend(_document_nodes(chunks, vectors, source, sentence_terms, index_key))
+            new_ids.update(c.chunk_id for c in chunks)
+            doc_ids.append(chunks[0].doc_id)
         with self._lock:
-            old_ids = set(self._ids_of(doc_id))
+            old_ids = set(self._ids_of(doc_ids))
             self._vector_store.add(nodes)
-            stale = sorted(old_ids - {c.chunk_id for c in chunks})
+            stale = sorted(old_ids - new_ids)
             if stale:
                 self._collection.delete(ids=stale)
+            self._bump_change()
 
     def delete_document(self, doc_id: str) -> int:
         with self._lock:
-            ids = self._ids_of(doc_id)
+            ids = self._ids_of([doc_id])
             if ids:
                 self._collection.delete(ids=ids)
+                self._bump_change()
         return len(ids)
 
     def reset(self) -> None:
@@ -196,9 +274,11 @@ class ChunkStore:
             ids = self._collection.get(include=[])["ids"]
             for start in range(0, len(ids), 5000):
                 self._collection.delete(ids=ids[start : start + 5000])
+            self._bump_change()
 
-    def _ids_of(self, doc_id: str) -> list[str]:
-        return self._collection.get(where={"document_id": doc_id}, include=[])["ids"]
+    def _ids_of(self, doc_ids: Sequence[str]) -> list[str]:
+        where = {"document_id": doc_ids[0]} if len(doc_ids) == 1 else {"document_id": {"$in": list(doc_ids)}}
+        return self._collection.get(where=where, include=[])["ids"]
 
     # -- reading -----------------------------------------------------------------------
     def count(self) -> int:
@@ -209,46 +289,61 @@ class ChunkStore:
         got = self._collection.get(where={"document_id": doc_id}, limit=1, include=["metadatas"])
         return got["metadatas"][0].get("index_key", "") if got["ids"] else None
 
-    def list_documents(self) -> list[DocumentInfo]:
-        by_doc: dict[str, list[Chunk]] = {}
-        sources: dict[str, str] = {}
-        keys: dict[str, str] = {}
-        for chunk, meta in self._all_with_meta():
-            by_doc.setdefault(chunk.doc_id, []).append(chunk)
-            sources[chunk.doc_id] = meta.get("source", "")
-            keys[chunk.doc_id] = meta.get("index_key", "")
-        return [
-            DocumentInfo(
-                doc_id=doc_id,
-                title=chunks[0].title,
-                language=chunks[0].language,
-                chunks=len(chunks),
-                source=sources[doc_id],
-                content_hash=chunks[0].content_hash,
-                index_key=keys[doc_id],
-            )
-            for doc_id, chunks in sorted(by_doc.items())
-        ]
+    def document_index_keys(self, doc_id: str) -> set[str]:
+        """Every key the document's chunks carry: more than one when a write was cut off
+        between adding a new version and deleting the old one (a crash, a kill)."""
+        got = self._collection.get(where={"document_id": doc_id}, include=["metadatas"])
+        return {meta.get("index_key", "") for meta in got["metadatas"]}
 
-    def all_chunks(self) -> list[Chunk]:
-        """Every chunk, ordered by document and position (cached until the store changes)."""
-        self._refresh_cache()
-        return self._cache
+    def catalog(self) -> IndexCatalog:
+        """The index-wide facts (documents, languages, latent terms, mentions) for the
+        current change token: one small read per call, a rebuild only after a change."""
+        token = self.change_token()
+        if self._catalog is None or self._catalog.token != token:
+            self._catalog = self._load_catalog(token) or self._build_catalog(token)
+        return self._catalog
+
+    def list_documents(self) -> list[DocumentInfo]:
+        return list(self.catalog().documents)
+
+    def document_count(self) -> int:
+        return len(self.catalog().documents)
+
+    def languages(self) -> list[str]:
+        """The languages of the indexed documents, most chunks first."""
+        return list(self.catalog().languages)
+
+    def version_mentions(self) -> VersionMentions:
+        """The names and numbered names in the indexed text (for the version gate)."""
+        return self.catalog().mentions
 
     def sentence_terms(self) -> SentenceTermIndex | None:
         """The sentences' latent-term vectors, aligned with ``all_chunks()``; None when
         no chunk has them (an embedder without latent terms filled the index)."""
-        self._refresh_cache()
-        return self._term_index
+        return self.catalog().terms
 
-    def _refresh_cache(self) -> None:
-        key = (self.count(), self._fingerprint())
-        if key == self._cache_key:
-            return
-        rows = self._all_with_meta()
-        self._cache = [chunk for chunk, _ in rows]
-        self._term_index = _build_term_index([meta.get("sentence_terms") for _, meta in rows])
-        self._cache_key = key
+    def all_chunks(self) -> list[Chunk]:
+        """Every chunk, ordered by document and position: reads the whole collection
+        (once per change). Questions do not need it unless BM25 is on."""
+        token = self.change_token()
+        if self._chunks_token != token:
+            self._chunks = [chunk for chunk, _ in self._all_with_meta()]
+            self._chunks_token = token
+        return self._chunks
+
+    def chunks_of(self, doc_id: str) -> list[Chunk]:
+        got = self._collection.get(where={"document_id": doc_id}, include=["documents", "metadatas"])
+        chunks = [_to_chunk(i, d, m)[0] for i, d, m in zip(got["ids"], got["documents"], got["metadatas"])]
+        return sorted(chunks, key=lambda c: c.index)
+
+    def chunks_by_id(self, chunk_ids: Sequence[str]) -> dict[str, tuple[Chunk, np.ndarray]]:
+        """Stored chunks and their dense vectors by id (for chunks the latent-term search
+        found), in one read."""
+        if not chunk_ids:
+            return {}
+        got = self._collection.get(ids=list(chunk_ids), include=["documents", "metadatas", "embeddings"])
+        return {i: (_to_chunk(i, d, m)[0], np.asarray(e, dtype=np.float32))
+                for i, d, m, e in zip(got["ids"], got["documents"], got["metadatas"], got["embeddings"])}
 
     def embeddings_of(self, chunk_ids: Sequence[str]) -> dict[str, np.ndarray]:
         """Stored dense vectors by chunk id (for chunks another retriever found)."""
@@ -257,26 +352,31 @@ class ChunkStore:
         got = self._collection.get(ids=list(chunk_ids), include=["embeddings"])
         return {i: np.asarray(e, dtype=np.float32) for i, e in zip(got["ids"], got["embeddings"])}
 
-    def languages(self) -> list[str]:
-        """The languages of the indexed documents, most chunks first."""
-        counts: dict[str, int] = {}
-        for chunk in self.all_chunks():
-            counts[chunk.language] = counts.get(chunk.language, 0) + 1
-        return sorted(counts, key=lambda lang: (-counts[lang], lang))
-
-    def chunks_of(self, doc_id: str) -> list[Chunk]:
-        return [c for c in self.all_chunks() if c.doc_id == doc_id]
-
-    def _fingerprint(self) -> str:
-        # Ids change whenever content does (they carry the content hash).
-        got = self._collection.get(include=[])
-        return str(hash(tuple(sorted(got["ids"]))))
-
     def _all_with_meta(self) -> list[tuple[Chunk, dict]]:
-        got = self._collection.get(include=["documents", "metadatas"])
-        rows = [_to_chunk(i, d, m) for i, d, m in zip(got["ids"], got["documents"], got["metadatas"])]
+        rows = []
+        total = self.count()
+        for offset in range(0, max(total, 1), _GET_BATCH):
+            got = self._collection.get(include=["documents", "metadatas"], limit=_GET_BATCH, offset=offset)
+            rows.extend(_to_chunk(i, d, m) for i, d, m in zip(got["ids"], got["documents"], got["metadatas"]))
+            if len(got["ids"]) < _GET_BATCH:
+                break
         rows.sort(key=lambda row: (row[0].doc_id, row[0].index))
         return rows
+
+    def _build_catalog(self, token: str) -> IndexCatalog:
+        rows = self._all_with_meta()
+        catalog = build_catalog(token, rows)
+        if self._cache_dir is not None:
+            save_catalog(catalog, self._catalog_path(), self.collection_name)
+        return catalog
+
+    def _load_catalog(self, token: str) -> IndexCatalog | None:
+        if self._cache_dir is None:
+            return None
+        return load_catalog(self._catalog_path(), token)
+
+    def _catalog_path(self) -> Path:
+        return self._cache_dir / f"catalog-{self.collection_name}"
 
     def dense_search(self, vector: np.ndarray, k: int) -> list[tuple[Chunk, float]]:
         """Top-``k`` chunks by cosine similarity to ``vector``."""
@@ -296,7 +396,71 @@ class ChunkStore:
         return hits
 
 
-def _build_term_index(packed_per_chunk: Sequence[str | None]) -> SentenceTermIndex | None:
+def _document_nodes(chunks, vectors, source, sentence_terms, index_key) -> list:
+    if not chunks:
+        raise ValueError("a document needs at least one chunk")
+    if len(chunks) != len(vectors):
+        raise ValueError("one vector per chunk")
+    if sentence_terms is not None and len(sentence_terms) != len(chunks):
+        raise ValueError("one list of sentence vectors per chunk")
+    from llama_index.core.schema import NodeRelationship, RelatedNodeInfo, TextNode
+
+    doc_id = chunks[0].doc_id
+    nodes = []
+    for i, (chunk, vector) in enumerate(zip(chunks, vectors)):
+        metadata = {
+            "index": chunk.index,
+            "start": chunk.start,
+            "end": chunk.end,
+            "title": chunk.title,
+            "language": chunk.language,
+            "content_hash": chunk.content_hash,
+            "index_key": index_key,
+            "source": source,
+        }
+        if sentence_terms is not None:
+            metadata["sentence_terms"] = pack_sparse_vectors(sentence_terms[i])
+        nodes.append(TextNode(
+            id_=chunk.chunk_id,
+            text=chunk.text,
+            embedding=[float(x) for x in vector],
+            # Keep the packed vectors out of what llama-index shows an LLM or embeds.
+            excluded_llm_metadata_keys=["sentence_terms"],
+            excluded_embed_metadata_keys=["sentence_terms"],
+            metadata=metadata,
+            relationships={NodeRelationship.SOURCE: RelatedNodeInfo(node_id=doc_id)},
+        ))
+    return nodes
+
+
+def build_catalog(token: str, rows: Sequence[tuple[Chunk, dict]]) -> IndexCatalog:
+    """The catalog of chunks ordered by (doc_id, index), with their metadata."""
+    from .mentions import version_mentions
+
+    by_doc: dict[str, list[Chunk]] = {}
+    sources: dict[str, str] = {}
+    keys: dict[str, str] = {}
+    counts: dict[str, int] = {}
+    for chunk, meta in rows:
+        by_doc.setdefault(chunk.doc_id, []).append(chunk)
+        sources[chunk.doc_id] = meta.get("source", "")
+        keys[chunk.doc_id] = meta.get("index_key", "")
+        counts[chunk.language] = counts.get(chunk.language, 0) + 1
+    documents = tuple(
+        DocumentInfo(doc_id=doc_id, title=chunks[0].title, language=chunks[0].language, chunks=len(chunks),
+                     source=sources[doc_id], content_hash=chunks[0].content_hash, index_key=keys[doc_id])
+        for doc_id, chunks in sorted(by_doc.items())
+    )
+    chunks = [chunk for chunk, _ in rows]
+    terms = _build_term_index([meta.get("sentence_terms") for _, meta in rows], chunks)
+    return IndexCatalog(
+        token=token, documents=documents, languages=tuple(sorted(counts, key=lambda lang: (-counts[lang], lang))),
+        # The version gate reads the chunks as one text, joined by spaces (refusal.py).
+        mentions=version_mentions(" ".join(chunk.text for chunk in chunks)), terms=terms, chunks=len(chunks),
+    )
+
+
+def _build_term_index(packed_per_chunk: Sequence[str | None], chunks: Sequence[Chunk]) -> SentenceTermIndex | None:
     if not any(packed_per_chunk):
         return None
     from scipy.sparse import csr_matrix
@@ -313,7 +477,103 @@ def _build_term_index(packed_per_chunk: Sequence[str | None]) -> SentenceTermInd
     matrix = csr_matrix(
         (np.concatenate(values), np.concatenate(indices), np.array(indptr)), shape=(len(owner), TERM_SPACE)
     )
-    return SentenceTermIndex(owner=np.array(owner), matrix=matrix)
+    owner = np.array(owner)
+    return SentenceTermIndex(owner=owner, matrix=matrix, chunk_ids=tuple(c.chunk_id for c in chunks),
+                             kind_masks=_kind_masks(owner, chunks))
+
+
+def _kind_masks(owner: np.ndarray, chunks: Sequence[Chunk]) -> dict[str, np.ndarray]:
+    """Per answer kind, which sentence rows hold that kind (retrieval's answer-kind
+    bonus). Row j of a chunk is its j-th sentence span, as retrieval numbers them."""
+    from .answer_kind import ORDINAL, YEAR, sentence_has_kind
+    from .chunking import chunk_sentence_spans
+
+    masks = {kind: np.zeros(len(owner), dtype=np.float64) for kind in (YEAR, ORDINAL)}
+    first_row = np.searchsorted(owner, np.arange(len(chunks)))
+    spans: dict[int, list[tuple[int, int]]] = {}
+    for row, position in enumerate(owner.tolist()):
+        chunk = chunks[position]
+        if position not in spans:
+            spans[position] = chunk_sentence_spans(chunk)
+        j = row - first_row[position]
+        if j < len(spans[position]):
+            start, end = spans[position][j]
+            for kind, mask in masks.items():
+                mask[row] = float(sentence_has_kind(chunk.text[start:end], kind))
+    return masks
+
+
+def _catalog_folder(path: Path, token: str) -> Path:
+    return path.parent / f"{path.name}-{re.sub(r'[^A-Za-z0-9]', '-', token)}"
+
+
+def save_catalog(catalog: IndexCatalog, path: Path, collection: str) -> None:
+    """Write the catalog to a folder named after ``path`` and its token: meta.json (names,
+    documents) and one .npy file per array, which a restarted process maps into memory
+    instead of reading every chunk again (the term index is read where a question's
+    terms are: its postings lie together)."""
+    import json
+    import os
+    import shutil
+
+    folder = _catalog_folder(path, catalog.token)
+    if folder.exists():
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = Path(f"{folder}.{os.getpid()}.tmp")
+    shutil.rmtree(partial, ignore_errors=True)
+    partial.mkdir()
+    terms = catalog.terms
+    if terms is not None:
+        arrays = {"owner": terms.owner, "data": terms.matrix.data, "indices": terms.matrix.indices,
+                  "indptr": terms.matrix.indptr, **{f"kind_{k}": m.astype(bool) for k, m in terms.kind_masks.items()}}
+        for name, array in arrays.items():
+            np.save(partial / f"{name}.npy", np.ascontiguousarray(array))
+    meta = {
+        "token": catalog.token, "collection": collection, "chunks": catalog.chunks, "languages": catalog.languages,
+        "documents": [dataclasses.asdict(d) for d in catalog.documents],
+        "exact_names": sorted(catalog.mentions.names), "numbered": sorted(catalog.mentions.numbered),
+        "chunk_ids": list(terms.chunk_ids) if terms is not None else None,
+    }
+    (partial / "meta.json").write_text(json.dumps(meta, ensure_ascii=False), encoding="utf-8")
+    try:
+        os.replace(partial, folder)
+    except OSError:  # another process saved the same catalog first
+        shutil.rmtree(partial, ignore_errors=True)
+    for old in path.parent.glob(f"{path.name}-*"):
+        if old != folder and not old.name.endswith(".tmp"):
+            shutil.rmtree(old, ignore_errors=True)  # a process still reading keeps its mapped files
+
+
+def load_catalog(path: Path, token: str) -> IndexCatalog | None:
+    """The saved catalog for ``token``, else None."""
+    import json
+
+    folder = _catalog_folder(path, token)
+    try:
+        meta = json.loads((folder / "meta.json").read_text(encoding="utf-8"))
+        if meta.get("token") != token:
+            return None
+        terms = None
+        if meta["chunk_ids"] is not None:
+            from scipy.sparse import csc_matrix
+
+            arrays = {f.stem: np.load(f, mmap_mode="r") for f in folder.glob("*.npy")}
+            if len(arrays["indptr"]) != TERM_SPACE + 1:
+                return None
+            matrix = csc_matrix((arrays["data"], arrays["indices"], arrays["indptr"]),
+                                shape=(len(arrays["owner"]), TERM_SPACE), copy=False)
+            masks = {name[5:]: np.asarray(a, dtype=np.float64) for name, a in arrays.items() if name.startswith("kind_")}
+            terms = SentenceTermIndex(owner=np.asarray(arrays["owner"]), matrix=matrix,
+                                      chunk_ids=tuple(meta["chunk_ids"]), kind_masks=masks)
+        return IndexCatalog(
+            token=token, documents=tuple(DocumentInfo(**d) for d in meta["documents"]),
+            languages=tuple(meta["languages"]),
+            mentions=VersionMentions(frozenset(meta["exact_names"]), frozenset(tuple(p) for p in meta["numbered"])),
+            terms=terms, chunks=int(meta["chunks"]),
+        )
+    except (OSError, ValueError, KeyError, TypeError):
+        return None  # missing, damaged or from another version: rebuilt from the index
 
 
 def _cosine_from_similarity(similarity: float) -> float:
@@ -343,4 +603,5 @@ def open_store(*, config: RAGConfig, embedder=None) -> ChunkStore:
         from .embeddings import get_embedder
 
         embedder = get_embedder(config=config)
-    return ChunkStore(chroma_client(config=config), config.collection, embedder.name, embedder.dim)
+    return ChunkStore(chroma_client(config=config), config.collection, embedder.name, embedder.dim,
+                      cache_dir=Path(config.data_dir) / "catalog")

@@ -305,3 +305,74 @@ def test_a_named_article_language_keeps_only_its_chunks(articles, config, store,
     # A language no retrieved chunk has filters nothing.
     absent = retrieve(question, store=store, embedder=fake_embedder, config=config, prefer_language="ko")
     assert [h.chunk.chunk_id for h in absent.hits] == [h.chunk.chunk_id for h in plain.hits]
+
+
+def test_top_positions_is_the_stable_sort_head():
+    from rag.retrieval import top_positions
+
+    rng = np.random.default_rng(3)
+    for _ in range(300):
+        n = int(rng.integers(0, 40))
+        scores = rng.choice([0.0, 0.15, 0.3, 0.7], size=n) + (rng.random(n) < 0.3) * rng.random(n)
+        k = int(rng.integers(0, 45))
+        expected = set(np.argsort(-scores, kind="stable")[:k].tolist())
+        assert set(top_positions(scores, k).tolist()) == expected
+
+
+def _sentence_max_scores_by_sorting(matrix, owner, query, n_chunks, bonus):
+    """The former implementation (a sort over every sentence row), as the reference."""
+    indices, weights = query
+    dense_query = np.zeros(matrix.shape[1], dtype=np.float32)
+    dense_query[indices] = weights
+    per_sentence = np.asarray(matrix @ dense_query, dtype=np.float64)
+
+    def best_rows(values):
+        order = np.lexsort((-values, owner))
+        owners = owner[order]
+        first = np.r_[True, owners[1:] != owners[:-1]]
+        return order[first], owners[first]
+
+    best, which, gain = np.zeros(n_chunks), np.full(n_chunks, -1), np.zeros(n_chunks)
+    rows, chunks = best_rows(per_sentence)
+    best[chunks] = per_sentence[rows]
+    if bonus is not None:
+        rows, chunks = best_rows(per_sentence + bonus)
+        gain[chunks] = per_sentence[rows] + bonus[rows] - best[chunks]
+    which[chunks] = rows - np.searchsorted(owner, chunks)
+    return best, which, gain
+
+
+def test_sentence_max_scores_match_the_sorting_reference():
+    from scipy.sparse import random as sparse_random
+
+    from rag.retrieval import sentence_max_scores
+    from rag.store import TERM_SPACE, SentenceTermIndex
+
+    rng = np.random.default_rng(5)
+    for trial in range(30):
+        n_chunks = int(rng.integers(1, 30))
+        owner = np.sort(rng.choice(n_chunks, size=int(rng.integers(1, 80))))
+        matrix = sparse_random(len(owner), 50, density=0.2, random_state=trial, format="csr", dtype=np.float32)
+        matrix.resize((len(owner), TERM_SPACE))
+        index = SentenceTermIndex(owner=owner, matrix=matrix)
+        terms = np.unique(rng.choice(60, size=8))  # some beyond the used columns
+        query = (terms.astype(np.int32), rng.random(len(terms)).astype(np.float32))
+        bonus = (rng.random(len(owner)) < 0.3) * 0.15 if trial % 2 else None
+        got = sentence_max_scores(index, query, n_chunks, bonus)
+        want = _sentence_max_scores_by_sorting(matrix.tocsr(), owner, query, n_chunks, bonus)
+        assert np.allclose(got[0], want[0], atol=1e-6) and np.allclose(got[2], want[2], atol=1e-6)
+        assert got[1].tolist() == want[1].tolist()
+
+
+def test_retrieval_reads_no_whole_index_without_bm25(tmp_path, config, monkeypatch):
+    from rag.store import ChunkStore
+
+    store, embedder = _term_store(tmp_path, config, {
+        "a.txt": "Markets rose on Monday. Pang joined Apple in 2021.",
+        "b.txt": "Une phrase en français. Meta a recruté Bowen Zhang.",
+    })
+    retrieve(["when did Pang join Apple"], store=store, embedder=embedder, config=config)
+    monkeypatch.setattr(ChunkStore, "all_chunks", lambda self: pytest.fail("read every chunk"))
+    monkeypatch.setattr(ChunkStore, "_all_with_meta", lambda self: pytest.fail("read every chunk"))
+    result = retrieve(["in what year did Pang join Apple"], store=store, embedder=embedder, config=config)
+    assert "Pang joined Apple in 2021." in result.hits[0].chunk.text

@@ -141,3 +141,157 @@ def test_reindex_outdated_brings_old_documents_up_to_date(articles, config, stor
     report, missing = reindex_outdated(store=store, embedder=fake_embedder, config=other)
     assert sorted(report.updated) == ["fr_zhang", "ja_pang", "zh_apple"] and missing == ["upload"]
     assert reindex_outdated(store=store, embedder=fake_embedder, config=other)[0].updated == []
+
+
+# -- the change counter and the catalog kept per change ---------------------------------
+def _second_store(config, embedder):
+    """Another store object on the same index, as another process would open it."""
+    return open_store(config=config, embedder=embedder)
+
+
+def test_every_write_changes_the_token(articles, config, store, fake_embedder):
+    tokens = [store.change_token()]
+    ingest_paths([articles], config=config, store=store, embedder=fake_embedder)
+    tokens.append(store.change_token())
+    store.delete_document("fr_zhang")
+    tokens.append(store.change_token())
+    assert store.delete_document("no_such_doc") == 0
+    tokens.append(store.change_token())  # nothing deleted: unchanged
+    store.reset()
+    tokens.append(store.change_token())
+    assert all(tokens) and tokens[2] == tokens[3]
+    assert len({tokens[0], tokens[1], tokens[2], tokens[4]}) == 4
+
+
+def test_two_stores_on_one_index_see_each_others_changes(articles, config, store, fake_embedder):
+    other = _second_store(config, fake_embedder)
+    assert other.list_documents() == [] and other.languages() == []
+    ingest_paths([articles], config=config, store=store, embedder=fake_embedder)
+    assert [d.doc_id for d in other.list_documents()] == ["fr_zhang", "ja_pang", "zh_apple"]
+    assert other.document_count() == 3
+    other.delete_document("ja_pang")
+    assert [d.doc_id for d in store.list_documents()] == ["fr_zhang", "zh_apple"]
+    assert set(store.languages()) == {"fr", "zh"}
+
+
+def test_questions_do_not_read_every_chunk(articles, config, store, fake_embedder, monkeypatch):
+    from rag.store import ChunkStore
+
+    ingest_paths([articles], config=config, store=store, embedder=fake_embedder)
+    store.languages()  # builds the catalog once
+    reads = []
+    original = ChunkStore._all_with_meta
+    monkeypatch.setattr(ChunkStore, "_all_with_meta", lambda self: reads.append(1) or original(self))
+    for _ in range(3):
+        store.languages(), store.list_documents(), store.sentence_terms(), store.version_mentions()
+    assert reads == []
+    store.delete_document("fr_zhang")
+    store.languages(), store.list_documents()
+    assert reads == [1]  # one rebuild per change
+
+
+def test_a_restarted_store_loads_the_catalog_from_disk(articles, config, store, fake_embedder, monkeypatch):
+    from conftest import FakeTermEmbedder
+
+    from rag.store import ChunkStore
+
+    embedder = FakeTermEmbedder()
+    config = config.replace(collection="terms")
+    first = open_store(config=config, embedder=embedder)
+    ingest_paths([articles], config=config, store=first, embedder=embedder)
+    built = first.catalog()
+    monkeypatch.setattr(ChunkStore, "_all_with_meta", lambda self: pytest.fail("read every chunk"))
+    loaded = _second_store(config, embedder).catalog()
+    assert loaded.token == built.token and loaded.documents == built.documents
+    assert loaded.languages == built.languages and loaded.mentions == built.mentions
+    assert loaded.terms.chunk_ids == built.terms.chunk_ids
+    assert (loaded.terms.matrix != built.terms.matrix).nnz == 0
+    assert all((loaded.terms.kind_masks[k] == m).all() for k, m in built.terms.kind_masks.items())
+
+
+def test_a_damaged_catalog_file_is_rebuilt(articles, config, store, fake_embedder):
+    ingest_paths([articles], config=config, store=store, embedder=fake_embedder)
+    expected = store.list_documents()
+    damaged = [path for path in (config.data_dir / "catalog").rglob("*") if path.is_file()]
+    for path in damaged:
+        path.write_bytes(b"\0garbage")
+    assert damaged
+    assert _second_store(config, fake_embedder).list_documents() == expected
+
+
+def test_reopening_keeps_the_distance_and_the_embedder_check(articles, config, store, fake_embedder):
+    ingest_paths([articles], config=config, store=store, embedder=fake_embedder)
+    reopened = _second_store(config, fake_embedder)
+    chunk = reopened.all_chunks()[0]
+    hits = reopened.dense_search(fake_embedder.embed_passages([chunk.embedding_text()])[0], 1)
+    assert hits[0][0].chunk_id == chunk.chunk_id and hits[0][1] == pytest.approx(1.0, abs=1e-4)
+
+    class Other:
+        name, dim = "other", 256
+
+    with pytest.raises(EmbedderMismatchError):
+        open_store(config=config, embedder=Other())
+
+
+def test_version_mentions_match_the_gate_regular_expressions():
+    import random
+    import re
+    import unicodedata
+
+    from rag.mentions import version_mentions
+
+    def old_has(text, name, number=None):  # what the version gate searches in the joined text
+        text = unicodedata.normalize("NFKC", text)
+        word = rf"(?<![A-Za-z]){re.escape(name)}(?![A-Za-z])"
+        if number is None:
+            return bool(re.search(word, text))  # a name in the articles' own case
+        word += rf"[ \-]?{number}(?!\d|[.,]\d)"
+        return bool(re.search(word, text, re.IGNORECASE))
+
+    rng = random.Random(7)
+    alphabet = "aAbBxXıİſK 1267-.,é中"
+    names, numbers = ["ab", "AB", "xa", "ix", "bs", "k"], ["1", "12", "26", "7", "012"]
+    for _ in range(3000):
+        text = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 14)))
+        mentions = version_mentions(text)
+        for name in names:
+            assert mentions.has_name(name) == old_has(text, name), (text, name)
+            for number in numbers:
+                assert mentions.has_numbered(name, number) == old_has(text, name, number), (text, name, number)
+
+
+def test_catalog_languages_and_documents_follow_the_chunks(articles, config, store, fake_embedder):
+    ingest_paths([articles], config=config, store=store, embedder=fake_embedder)
+    chunks = store.all_chunks()
+    docs = {d.doc_id: d for d in store.list_documents()}
+    assert {doc: info.chunks for doc, info in docs.items()} == {
+        doc: sum(c.doc_id == doc for c in chunks) for doc in docs}
+    counts = {lang: sum(c.language == lang for c in chunks) for lang in {c.language for c in chunks}}
+    assert store.languages() == sorted(counts, key=lambda lang: (-counts[lang], lang))
+
+
+def test_a_write_cut_off_before_the_old_chunks_went_is_repaired(tmp_path, config, store, fake_embedder, monkeypatch):
+    # A crash between adding a version and deleting the one before leaves chunks of both;
+    # when the file then holds the earlier content again, that is no reason to skip it.
+    path = tmp_path / "story.txt"
+    first = "The ferry to Holmvik sails at nine. It carries forty cars."
+    path.write_text(first, encoding="utf-8")
+    ingest_paths([path], config=config, store=store, embedder=fake_embedder)
+    path.write_text("The ferry to Holmvik now sails at ten. It carries sixty cars. A second deck was added.",
+                    encoding="utf-8")
+    collection = type(store._collection)
+
+    def cut_off(self, *args, **kwargs):
+        raise KeyboardInterrupt("killed between the add and the delete")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(collection, "delete", cut_off)
+        with pytest.raises(KeyboardInterrupt):
+            ingest_paths([path], config=config, store=store, embedder=fake_embedder)
+    assert len(store.document_index_keys("story")) == 2  # both versions' chunks
+    path.write_text(first, encoding="utf-8")
+    report = ingest_paths([path], config=config, store=store, embedder=fake_embedder)
+    assert report.updated == ["story"]
+    assert [c.text for c in store.chunks_of("story")] == [first]
+    assert len(store.document_index_keys("story")) == 1
+    assert ingest_paths([path], config=config, store=store, embedder=fake_embedder).unchanged == ["story"]

@@ -1,0 +1,265 @@
+"""The robustness suite's capped runs (eval/robustness, issue 22): fuzzed API requests,
+access control and limits. Fake embedder, extractive answers: no model files."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from fastapi.testclient import TestClient
+
+from conftest import FR_ARTICLE, JA_ARTICLE, ZH_ARTICLE, FakeEmbedder
+from eval.robustness.fuzz import check_reply, fuzz_cases, run_fuzz, sender_for
+from rag.config import RAGConfig
+from rag.indexing import ingest_paths
+from rag.serve import create_app, is_loopback, main as serve_main
+from rag.store import open_store
+
+
+@pytest.fixture(scope="module")
+def indexed(tmp_path_factory):
+    root = tmp_path_factory.mktemp("robust")
+    config = RAGConfig(data_dir=root / "data", collection="robust-test", min_score=0.0, llm="extractive",
+                       chunk_tokens=60, chunk_overlap_tokens=10, top_k=3)
+    embedder = FakeEmbedder()
+    store = open_store(config=config, embedder=embedder)
+    folder = root / "articles"
+    folder.mkdir()
+    for name, text in (("ja_pang.txt", JA_ARTICLE), ("zh_apple.txt", ZH_ARTICLE), ("fr_zhang.txt", FR_ARTICLE)):
+        (folder / name).write_text(text, encoding="utf-8")
+    ingest_paths([folder], config=config, store=store, embedder=embedder)
+    return config, store, embedder
+
+
+def client_for(indexed, **changes) -> TestClient:
+    config, store, embedder = indexed
+    return TestClient(create_app(config.replace(**changes), store=store, embedder=embedder),
+                      raise_server_exceptions=False)
+
+
+# -- fuzzing -------------------------------------------------------------------------------
+def test_fuzzed_requests_get_openai_shaped_4xx_and_never_5xx(indexed):
+    cases = fuzz_cases(500, seed=1, big=False)
+    assert len(cases) == 500 and len({c.name.split(":")[0] for c in cases}) >= 7
+    with client_for(indexed) as client:
+        result = run_fuzz(sender_for(client), cases)
+    assert result.failures == []
+    assert result.sent == 500
+    assert not any(status >= 500 for status in result.by_status)
+    assert sum(n for status, n in result.by_status.items() if 400 <= status < 500) > 250
+    assert result.alive_after
+
+
+@pytest.mark.parametrize("body", [
+    b"[" * 100_000,  # json.loads: RecursionError
+    '{"messages": [{"role": "user", "content": "\\ud800 who?"}]}'.encode(),  # a lone surrogate escape
+    b'{"messages": [{"role": "user", "content": "\xed\xa0\x80 who?"}]}',  # a UTF-8-encoded surrogate
+])
+def test_json_that_python_reads_but_cannot_answer_is_a_400(indexed, body):
+    with client_for(indexed) as client:
+        response = client.post("/v1/chat/completions", content=body)
+    assert response.status_code == 400, response.text
+    assert response.json()["error"]["code"] == "invalid_json"
+    assert check_reply(response.status_code, response.headers, response.content) is None
+
+
+def test_a_body_over_the_limit_is_413_before_it_is_parsed(indexed):
+    big = json.dumps({"messages": [{"role": "user", "content": "a" * 5000}]})
+    with client_for(indexed, api_max_body_bytes=4096) as client:
+        response = client.post("/v1/chat/completions", content=big)
+        assert response.status_code == 413
+        assert response.json()["error"]["code"] == "request_too_large"
+        small = client.post("/v1/chat/completions", json={"messages": [{"role": "user", "content": "Who joined Meta?"}]})
+        assert small.status_code == 200
+
+
+def test_a_huge_history_is_cut_to_the_question_limit(indexed):
+    config, store, embedder = indexed
+    from rag.serve import ChatMessage, _conversation
+
+    messages = [ChatMessage(role="user", content="x" * 100_000), ChatMessage(role="assistant", content="y" * 100_000),
+                ChatMessage(role="user", content="and then?")]
+    question, history = _conversation(messages)
+    assert question == "and then?"
+    assert [len(m["content"]) for m in history] == [2000, 2000]
+
+
+# -- access --------------------------------------------------------------------------------
+ASK = {"messages": [{"role": "user", "content": "Who joined Meta?"}]}
+
+
+@pytest.mark.parametrize("headers", [{}, {"Authorization": "Bearer wrong"}, {"Authorization": "secret-key"},
+                                     {"Authorization": "Basic secret-key"}, {"Authorization": "Bearer "}])
+def test_with_a_key_every_request_without_it_is_401(indexed, headers):
+    with client_for(indexed, api_key="secret-key") as client:
+        for method, path, body in (("POST", "/v1/chat/completions", ASK), ("GET", "/v1/models", None),
+                                   ("GET", "/health", None), ("GET", "/nope", None), ("GET", "/docs", None)):
+            response = client.request(method, path, json=body, headers=headers)
+            assert response.status_code == 401, (path, response.text)
+            assert response.headers["www-authenticate"] == "Bearer"
+            assert response.json()["error"]["code"] == "invalid_api_key"
+            assert check_reply(401, response.headers, response.content) is None
+
+
+def test_with_the_key_requests_pass(indexed):
+    import openai
+
+    with client_for(indexed, api_key="secret-key") as client:
+        ok = client.post("/v1/chat/completions", json=ASK, headers={"Authorization": "Bearer secret-key"})
+        assert ok.status_code == 200 and ok.json()["choices"][0]["message"]["content"]
+        # What the OpenAI client sends: its api_key as the bearer token.
+        sdk = openai.OpenAI(base_url="http://testserver/v1", api_key="secret-key", http_client=client, max_retries=0)
+        assert sdk.chat.completions.create(model="rag-news", messages=ASK["messages"]).choices[0].message.content
+
+
+def test_without_a_key_nothing_asks_for_one(indexed):
+    with client_for(indexed) as client:
+        assert client.get("/health").status_code == 200
+
+
+@pytest.mark.parametrize("host,loopback", [("127.0.0.1", True), ("localhost", True), ("::1", True),
+                                           ("127.0.0.2", True), ("0.0.0.0", False), ("::", False),
+                                           ("192.168.1.5", False), ("example.org", False)])
+def test_is_loopback(host, loopback):
+    assert is_loopback(host) is loopback
+
+
+def test_binding_another_address_without_a_key_warns(monkeypatch, capsys, tmp_path):
+    import uvicorn
+
+    monkeypatch.setattr(uvicorn, "run", lambda *a, **k: None)
+    monkeypatch.setenv("RAG_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("RAG_LLM", "extractive")
+    monkeypatch.setattr("rag.embeddings.get_embedder", lambda config: FakeEmbedder())
+    for key, host, warned in ((None, "0.0.0.0", True), ("k", "0.0.0.0", False), (None, "127.0.0.1", False)):
+        if key:
+            monkeypatch.setenv("RAG_API_KEY", key)
+        else:
+            monkeypatch.delenv("RAG_API_KEY", raising=False)
+        assert serve_main(["--host", host, "--port", "8201"]) == 0
+        err = capsys.readouterr().err
+        assert ("without an API key" in err) is warned, (key, host, err)
+
+
+def test_the_key_is_not_in_the_config_repr():
+    assert "hunter2" not in repr(RAGConfig(api_key="hunter2", ui_password="hunter2"))
+    assert RAGConfig.from_env({"RAG_API_KEY": "k", "RAG_API_MAX_BODY_BYTES": "10"}).api_max_body_bytes == 10
+    with pytest.raises(ValueError):
+        RAGConfig(api_max_waiting=0).validate()
+
+
+# -- the UI: login and upload limits ---------------------------------------------------------
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.mark.filterwarnings("ignore:.*no_silent_downcasting", "ignore:The copy keyword is deprecated")
+def test_ui_with_a_login_answers_401_to_every_data_route_without_it(indexed):
+    import httpx
+    from gradio_client import Client
+
+    import ui
+    from conftest import FakeLLM
+
+    config, store, embedder = indexed
+    config = config.replace(ui_user="ann", ui_password="s3cret")
+    demo = ui.build_app(config, store=store, embedder=embedder, llm=FakeLLM("Bowen Zhang joined Meta [1]."))
+    port = _free_port()
+    ui.launch(demo, host="127.0.0.1", port=port, prevent_thread_lock=True, quiet=True)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for method, path in (("GET", "/config"), ("GET", "/gradio_api/info"), ("POST", "/gradio_api/call/chat"),
+                             ("POST", "/gradio_api/call/delete"), ("POST", "/gradio_api/upload"),
+                             ("POST", "/gradio_api/queue/join"), ("GET", "/gradio_api/queue/status"),
+                             ("GET", "/gradio_api/file=/etc/passwd")):
+            response = httpx.request(method, base + path, json={} if method == "POST" else None, timeout=10)
+            assert response.status_code == 401, (path, response.status_code, response.text[:200])
+        page = httpx.get(base + "/", timeout=10)
+        assert "fr_zhang" not in page.text and "Bowen" not in page.text  # the shell, no data
+        assert httpx.post(base + "/login", data={"username": "ann", "password": "wrong"}, timeout=10).status_code >= 400
+        with pytest.raises(Exception):
+            Client(base + "/", auth=("ann", "wrong"), verbose=False)
+        client = Client(base + "/", auth=("ann", "s3cret"), verbose=False)
+        messages, _, _ = client.predict("Who is Bowen Zhang?", [], 3, "local", api_name="/chat")
+        assert ui.message_text(messages[-1]) == "Bowen Zhang joined Meta [1]."
+    finally:
+        demo.close()
+
+
+def test_ui_binding_another_address_without_a_login_warns(indexed, monkeypatch, capsys):
+    import ui
+
+    config, store, embedder = indexed
+    launched = {}
+    for changes, host, warned in (({}, "0.0.0.0", True), ({"ui_user": "a", "ui_password": "b"}, "0.0.0.0", False),
+                                  ({}, "127.0.0.1", False)):
+        demo = ui.build_app(config.replace(**changes), store=store, embedder=embedder)
+        monkeypatch.setattr(demo, "launch", lambda **options: launched.update(options))
+        ui.launch(demo, host=host, port=8202)
+        assert ("without a login" in capsys.readouterr().err) is warned
+        assert ("auth" in launched) is bool(changes)
+        assert launched["max_file_size"] == config.upload_max_bytes
+        launched.clear()
+
+
+def test_ui_upload_limits(indexed, tmp_path):
+    import ui
+
+    config, store, embedder = indexed
+    rag_ui = ui.RagUI(config.replace(upload_max_files=3, upload_max_bytes=400), store=store, embedder=embedder)
+    files = []
+    for i in range(4):
+        path = tmp_path / f"up_{i}.txt"
+        path.write_text(f"Upload {i}. The mayor of Lintberg opened bridge number {i}.", encoding="utf-8")
+        files.append(str(path))
+    before = store.count()
+    result, *_ = rag_ui.ingest_files(files)
+    assert "more than one upload takes (3" in result and store.count() == before
+    (tmp_path / "up_1.txt").write_text("Too big. " * 100, encoding="utf-8")
+    result, *_ = rag_ui.ingest_files(files[:3])
+    assert "2 added" in result and "skipped up_1.txt: larger than 400 bytes" in result
+    assert sorted(d.doc_id for d in store.list_documents() if d.doc_id.startswith("up_")) == ["up_0", "up_2"]
+    for doc_id in ("up_0", "up_2"):
+        store.delete_document(doc_id)
+
+
+# -- crash safety of the index ---------------------------------------------------------------
+def test_ingest_killed_at_each_step_leaves_an_index_that_a_rerun_makes_whole(tmp_path):
+    from eval.robustness.crash import crash_test
+
+    # One kill in each of embedding, the Chroma write and the old-chunk delete, one at a
+    # random moment; a re-run and the checks after each (python -m eval.robustness: 24).
+    result = crash_test(tmp_path, kills=4, files=16, seed=3, deadline=150)
+    assert result.kills >= 3
+    assert {"embed", "write", "delete"} <= set(result.by_phase)
+    assert result.problems == []
+
+
+# -- load ------------------------------------------------------------------------------------
+def test_twenty_clients_while_indexing_get_answers_or_429_503_and_one_generation_runs_at_a_time(tmp_path):
+    from eval.robustness.load import load_test
+
+    result = load_test(tmp_path, clients=20, rounds=2, ingest_files=50, bound=60, max_waiting=12,
+                       queue_timeout=20)
+    assert set(result.outcomes) <= {"200", "429", "503"}, result.outcomes  # no wrong answer, no error
+    assert result.outcomes.get("200", 0) >= 10 and result.outcomes.get("429", 0) >= 1
+    assert result.missing_retry_after == 0 and result.over_bound == 0
+    assert result.max_running == 1 and result.llm_max_active == 1
+    assert result.ingest_report.startswith("50 added") and result.alive_after
+
+
+def test_the_stand_in_model_sees_two_generations_at_once_when_they_are_not_serialised(tmp_path, monkeypatch):
+    # The check above could not fail if SlowLLM never saw an overlap: with two worker
+    # threads it does.
+    from concurrent.futures import ThreadPoolExecutor
+
+    import rag.serve
+    from eval.robustness.load import load_test
+
+    monkeypatch.setattr(rag.serve, "ThreadPoolExecutor", lambda **kw: ThreadPoolExecutor(max_workers=2))
+    result = load_test(tmp_path, clients=6, rounds=1, ingest_files=2, bound=60, max_waiting=12, queue_timeout=20)
+    assert result.llm_max_active == 2 and result.max_running == 2
