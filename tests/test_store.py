@@ -295,3 +295,32 @@ def test_a_write_cut_off_before_the_old_chunks_went_is_repaired(tmp_path, config
     assert [c.text for c in store.chunks_of("story")] == [first]
     assert len(store.document_index_keys("story")) == 1
     assert ingest_paths([path], config=config, store=store, embedder=fake_embedder).unchanged == ["story"]
+
+
+def test_batched_ingest_writes_what_one_document_at_a_time_does(articles, config, fake_embedder, tmp_path):
+    from conftest import FakeTermEmbedder
+
+    embedder = FakeTermEmbedder()
+    results = []
+    for batch_chunks in (1, 1000):
+        cfg = config.replace(data_dir=tmp_path / f"data-{batch_chunks}")
+        store = open_store(config=cfg, embedder=embedder)
+        writes = []
+        report = ingest_paths([articles], config=cfg, store=store, embedder=embedder, batch_chunks=batch_chunks,
+                              on_chunks=writes.append)
+        assert sum(writes) == report.chunks == store.count()
+        results.append((sorted(report.added), [(c.chunk_id, c.text) for c in store.all_chunks()],
+                        store.sentence_terms().sentences, len(writes)))
+    (added_1, chunks_1, rows_1, writes_1), (added_n, chunks_n, rows_n, writes_n) = results
+    assert added_1 == added_n and chunks_1 == chunks_n and rows_1 == rows_n
+    assert writes_1 == 3 and writes_n == 1  # one write per document, or one for all
+
+
+def test_the_same_doc_id_twice_in_one_batch_keeps_the_later_file(tmp_path, config, store, fake_embedder):
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    (tmp_path / "a" / "story.txt").write_text("The first version of the story.", encoding="utf-8")
+    (tmp_path / "b" / "story.txt").write_text("The second version, which replaces it.", encoding="utf-8")
+    report = ingest_paths([tmp_path / "a", tmp_path / "b"], config=config, store=store, embedder=fake_embedder)
+    assert report.added == ["story"] and report.updated == ["story"]
+    assert [c.text for c in store.chunks_of("story")] == ["The second version, which replaces it."]
