@@ -263,3 +263,42 @@ def test_the_stand_in_model_sees_two_generations_at_once_when_they_are_not_seria
     monkeypatch.setattr(rag.serve, "ThreadPoolExecutor", lambda **kw: ThreadPoolExecutor(max_workers=2))
     result = load_test(tmp_path, clients=6, rounds=1, ingest_files=2, bound=60, max_waiting=12, queue_timeout=20)
     assert result.llm_max_active == 2 and result.max_running == 2
+
+
+# -- faults ----------------------------------------------------------------------------------
+def test_chroma_server_going_away_is_a_named_503_and_answers_resume_when_it_is_back(tmp_path):
+    from eval.robustness.faults import chroma_goes_away
+
+    for fault in chroma_goes_away(tmp_path):
+        assert fault.named_cause and not fault.traceback and fault.recovered, fault
+
+
+def test_a_full_disk_is_named_and_a_rerun_with_space_completes_the_index(tmp_path):
+    import os
+
+    from eval.robustness.faults import full_disk
+
+    if os.geteuid() != 0:
+        pytest.skip("mounting a small tmpfs needs root")
+    (fault,) = full_disk(tmp_path)
+    if fault.message.startswith("skipped"):
+        pytest.skip(fault.message)
+    assert fault.named_cause and not fault.traceback and fault.recovered, fault
+
+
+def test_describe_index_error_names_the_cause(tmp_path):
+    import errno
+
+    from rag.resources import describe_index_error
+
+    config = RAGConfig(data_dir=tmp_path)
+    assert "is full" in describe_index_error(OSError(errno.ENOSPC, "No space left on device"), config=config)
+    assert "cannot be used" in describe_index_error(
+        PermissionError(errno.EACCES, "Permission denied", str(tmp_path)), config=config)
+    assert "damaged" in describe_index_error(RuntimeError("file is not a database"), config=config)
+    assert describe_index_error(ValueError("something else"), config=config) is None
+    http = config.replace(store_backend="http", chroma_port=8299)
+    try:
+        raise RuntimeError("wrapped") from ConnectionRefusedError(111, "Connection refused")
+    except RuntimeError as exc:
+        assert "127.0.0.1:8299" in describe_index_error(exc, config=http)
