@@ -231,11 +231,12 @@ def test_ui_upload_limits(indexed, tmp_path):
 def test_ingest_killed_at_each_step_leaves_an_index_that_a_rerun_makes_whole(tmp_path):
     from eval.robustness.crash import crash_test
 
-    # One kill in each of embedding, the Chroma write and the old-chunk delete, one at a
-    # random moment; a re-run and the checks after each (python -m eval.robustness: 24).
-    result = crash_test(tmp_path, kills=4, files=16, seed=3, deadline=150)
-    assert result.kills >= 3
-    assert {"embed", "write", "delete"} <= set(result.by_phase)
+    # One kill in each of embedding, the Chroma write and the old-chunk delete, a re-run
+    # and the checks after each (python -m eval.robustness: 24, random moments too).
+    # ~30 s on an idle machine; the deadline only guards a stuck child.
+    result = crash_test(tmp_path, kills=3, files=10, seed=3, deadline=900)
+    assert result.kills == 3
+    assert set(result.by_phase) == {"embed", "write", "delete"}
     assert result.problems == []
 
 
