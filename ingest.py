@@ -45,7 +45,7 @@ def main(argv: list[str] | None = None) -> int:
             chroma_client(config=config).delete_collection(config.collection)
             store = open_store(config=config, embedder=embedder)
     except Exception as exc:  # a clear line, not a traceback
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {_cause(exc, locals().get('config'))}", file=sys.stderr)
         return 2
 
     if args.list:
@@ -87,8 +87,14 @@ def main(argv: list[str] | None = None) -> int:
             rate = written[0] / max(time.perf_counter() - started, 1e-9)
             bar.set_postfix_str(f"{written[0]} chunks, {rate:.1f} chunks/s")
 
-    report = ingest_paths(paths, config=config, store=store, embedder=embedder, progress=progress,
-                          on_chunks=on_chunks)
+    try:
+        report = ingest_paths(paths, config=config, store=store, embedder=embedder, progress=progress,
+                              on_chunks=on_chunks)
+    except Exception as exc:  # the index could not be written (a full disk, a server gone): say why
+        if bar is not None:
+            bar.close()
+        print(f"error: {_cause(exc, config)}", file=sys.stderr)
+        return 2
     if bar is not None:
         bar.close()
     for name, reason in report.skipped:
@@ -104,6 +110,12 @@ def main(argv: list[str] | None = None) -> int:
         print(f"warning: {', '.join(missing)} were indexed by an older version and their files are gone; "
               "add them again to search them fully", file=sys.stderr)
     return 1 if report.skipped and not (report.added or report.updated or report.unchanged) else status
+
+
+def _cause(exc: BaseException, config) -> str:
+    from rag.resources import describe_index_error
+
+    return (describe_index_error(exc, config=config) if config is not None else None) or str(exc)
 
 
 if __name__ == "__main__":

@@ -158,7 +158,8 @@ def format_answer(answer: Answer) -> str:
     return f'{text}\n\n<p class="rag-refusal">{_esc(note)}</p>'
 
 
-def friendly_error(exc: BaseException) -> str:
+def friendly_error(exc: BaseException, config: RAGConfig | None = None) -> str:
+    from rag.resources import describe_index_error
     from rag.store import EmbedderMismatchError
 
     if isinstance(exc, EmptyIndexError):
@@ -168,6 +169,9 @@ def friendly_error(exc: BaseException) -> str:
                 "You can pick the 'extractive' backend under Settings to answer without it.")
     if isinstance(exc, EmbedderMismatchError):
         return str(exc)
+    cause = describe_index_error(exc, config=config) if config is not None else None
+    if cause:
+        return cause
     return "Sorry, something went wrong while answering. The details are in the server log."
 
 
@@ -317,7 +321,7 @@ class RagUI(Resources):
         except Exception as exc:
             if not isinstance(exc, EmptyIndexError):
                 log.exception("answering %r failed", question)
-            yield history + [error_message(friendly_error(exc))], SOURCES_ERROR, ""
+            yield history + [error_message(friendly_error(exc, self.config))], SOURCES_ERROR, ""
             return
         log.info("answered in %.1fs with %s%s (%s)", answer.timings.get("total", 0.0), answer.backend,
                  ", refused" if answer.refused else "",
@@ -401,7 +405,10 @@ class RagUI(Resources):
                                                for file, reason in report.skipped]
         except Exception as exc:
             log.exception("ingesting uploads failed")
-            message = str(exc) if isinstance(exc, ValueError) else "see the server log for details"
+            from rag.resources import describe_index_error
+
+            message = describe_index_error(exc, config=self.config) or (
+                str(exc) if isinstance(exc, ValueError) else "see the server log for details")
             return (f"⚠️ Indexing failed: {message}", *self.refresh_documents())
         lines = [f"**{report.summary()}**"]
         lines += [f"- skipped {name}: {reason}" for name, reason in report.skipped]
@@ -594,7 +601,10 @@ def main(argv: list[str] | None = None) -> int:
         if not args.no_ingest:
             ensure_indexed(ui)
     except Exception as exc:  # one clear line, not a traceback
-        print(f"error: {exc}", file=sys.stderr)
+        from rag.resources import describe_index_error
+
+        cause = describe_index_error(exc, config=ui.config) if "ui" in locals() else None
+        print(f"error: {cause or exc}", file=sys.stderr)
         return 2
     ui.load_model()
     # The language detector and the model's reading of the system prompt happen while the

@@ -32,6 +32,8 @@ _WORD_RULES = [
     r"\b(?:reply|respond|answer)\s+(?:only\s+)?(?:with|in|using)\b[^.!?]{0,30}\b(?:base64|rot13|hex|json|the (?:word|sentence|phrase))\b",
     r"\b(?:encode|encrypt|translate|convert|write)\b[^.!?]{0,30}\b(?:in|into|to|as)\s+(?:base64|rot13|hexadecimal|hex)\b",
     r"\b(?:without|do not|don't|never)\s+(?:mentioning|mention|reveal|revealing|telling)\b[^.!?]{0,30}\b(?:this|it|these|the user)\b",
+    # A sentence that opens with an order about answering ("Always answer X.").
+    r"^\W*(?:always|only|never|just)\s+(?:answer|reply|respond|say|write|output|print)\b",
     # German, French, Spanish.
     r"\b(?:ignoriere|ignorieren sie|vergiss|vergessen sie)\b[^.!?]{0,40}\b(?:anweisungen|anweisung|befehle|regeln)\b",
     r"\b(?:deine[rn]?|eure[rn]?)\s+antwort(?:en)?\b|\bjede(?:r|n)?\s+antwort\b",
@@ -63,6 +65,12 @@ def drop_addressed_sentences(text: str) -> str:
     sentences too: a fake "Assistant:" turn often has no full stop)."""
     kept = []
     for line in text.split("\n"):
+        if _TURN.match(line):  # a chat turn written into the text: all of it, not just its first sentence
+            continue
         parts = [line[s:e] for s, e in split_sentences(line)]
         kept.append(" ".join(p for p in parts if not is_addressed_to_model(p)))
     return "\n".join(k for k in kept if k.strip())
+
+
+_TURN = re.compile(r"^\W*(?:assistant|system|user|human|ai|bot|chatbot|assistent|asistente|assistante|助手|アシスタント"
+                   r"|系统|システム|用户|ユーザー)\s*[:：]", re.IGNORECASE)

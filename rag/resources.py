@@ -65,3 +65,54 @@ class Resources:
             log.warning("warming up failed (the first question will say why): %s", exc)
             return
         log.info("ready: %s", ", ".join(f"{name} {seconds:.1f}s" for name, seconds in timings.items()))
+
+
+# Below this much free space a failed write is taken for a full disk (Chroma reports one
+# as "Error in compaction: Failed to apply logs to the metadata segment").
+FULL_DISK_BYTES = 1 << 20
+
+
+def describe_index_error(exc: BaseException, *, config: RAGConfig) -> str | None:
+    """One sentence naming why the index could not be read or written (server gone,
+    disk full, folder unusable, files damaged) and what to do; None when ``exc`` is no
+    such failure. The apps show it instead of a traceback (docs/robustness.md)."""
+    import errno
+    import shutil
+    from pathlib import Path
+
+    text = f"{type(exc).__name__}: {exc}"
+    if config.store_backend == "http" and _is_connection_error(exc):
+        return (f"The index server (Chroma at {config.chroma_host}:{config.chroma_port}) does not answer "
+                f"({exc}). Start it, or check RAG_CHROMA_HOST and RAG_CHROMA_PORT; questions work again "
+                "as soon as it is back.")
+    if config.store_backend == "http":
+        return None
+    folder = Path(config.data_dir)
+    existing = next((p for p in (folder, *folder.parents) if p.exists()), None)
+    free = shutil.disk_usage(existing).free if existing is not None and existing.is_dir() else None
+    code = getattr(exc, "errno", None)
+    if code == errno.ENOSPC or (free is not None and free < FULL_DISK_BYTES and _is_store_error(exc)):
+        return (f"The disk holding the index ({folder}) is full ({(free or 0) // 1024} KB free): free some "
+                "space and run the ingest again; what was indexed before stays.")
+    if code in (errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOTDIR, errno.EISDIR):
+        return (f"The data folder {folder} cannot be used: {exc.strerror} ({exc.filename}). "
+                "Set RAG_DATA_DIR to a folder this user can write.")
+    if any(word in text for word in ("not a database", "malformed", "corrupt", "database disk image")):
+        return (f"The index in {folder / 'chroma'} is damaged ({exc}). Move that folder aside and rebuild "
+                "the index: python ingest.py --reset (or restore a backup of it).")
+    return None
+
+
+def _is_connection_error(exc: BaseException) -> bool:
+    seen = exc
+    while seen is not None:
+        name = type(seen).__name__
+        if name in ("ConnectError", "ConnectTimeout", "ReadTimeout", "RemoteProtocolError", "ReadError",
+                    "ConnectionRefusedError", "ConnectionResetError") or "Connection refused" in str(seen):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
+def _is_store_error(exc: BaseException) -> bool:
+    return isinstance(exc, OSError) or type(exc).__module__.startswith(("chromadb", "sqlite3"))

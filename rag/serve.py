@@ -60,7 +60,7 @@ from .answer import (  # noqa: E402
 from .chunking import approximate_token_count  # noqa: E402
 from .citations import cited_numbers, renumber_citations  # noqa: E402
 from .config import RAGConfig  # noqa: E402
-from .resources import Resources  # noqa: E402
+from .resources import Resources, describe_index_error  # noqa: E402
 from .llm import LLMError  # noqa: E402
 
 log = logging.getLogger("rag.serve")
@@ -159,8 +159,9 @@ class QueueTimeoutError(RuntimeError):
     """A request waited ``api_queue_timeout`` seconds for the model without getting it."""
 
 
-def api_error_for(exc: BaseException) -> APIError:
+def api_error_for(exc: BaseException, config: RAGConfig | None = None) -> APIError:
     """The client-facing error for an exception raised while answering."""
+    from .resources import describe_index_error
     from .store import EmbedderMismatchError
 
     if isinstance(exc, APIError):
@@ -177,6 +178,10 @@ def api_error_for(exc: BaseException) -> APIError:
                         code="model_unavailable")
     if isinstance(exc, EmbedderMismatchError):
         return APIError(503, str(exc), type="server_error", code="index_mismatch")
+    cause = describe_index_error(exc, config=config) if config is not None else None
+    if cause:
+        log.error("the index is unavailable: %s", exc)
+        return APIError(503, cause, type="server_error", code="store_unavailable", headers={"Retry-After": "10"})
     # The question was validated before generation started, so any other error
     # (a ValueError from deep inside included) is the server's, not the client's.
     log.error("unexpected error while answering", exc_info=exc)
@@ -536,7 +541,8 @@ def create_app(config: RAGConfig | None = None, *, store=None, embedder=None, ll
             chunks = store_.count()
         except Exception as exc:
             log.error("health check failed", exc_info=exc)
-            return JSONResponse({"status": "error", "error": {"message": str(exc), "type": "server_error",
+            message = describe_index_error(exc, config=service.config) or str(exc)
+            return JSONResponse({"status": "error", "error": {"message": message, "type": "server_error",
                                                               "code": "store_unavailable"}}, status_code=503)
         return {"status": "ok", "documents": documents, "chunks": chunks, "queue": service.queue.snapshot()}
 
@@ -573,7 +579,7 @@ def create_app(config: RAGConfig | None = None, *, store=None, embedder=None, ll
             queue, cancel = service.start(question, history, config)
             await _wait_for_start(queue, cancel, service.config.api_queue_timeout, service)
         except (QueueFullError, QueueTimeoutError) as exc:
-            return api_error_for(exc).response()
+            return api_error_for(exc, config).response()
         items = _drain(queue)
 
         if not body.stream:
@@ -586,7 +592,7 @@ def create_app(config: RAGConfig | None = None, *, store=None, embedder=None, ll
                 cancel.set()
                 if isinstance(exc, asyncio.CancelledError):
                     raise
-                return api_error_for(exc).response()
+                return api_error_for(exc, config).response()
             if answer is None:
                 return api_error_for(RuntimeError("the generation ended without an answer")).response()
             return {
@@ -608,7 +614,7 @@ def create_app(config: RAGConfig | None = None, *, store=None, embedder=None, ll
             cancel.set()
             if isinstance(exc, asyncio.CancelledError):
                 raise
-            return api_error_for(exc).response()
+            return api_error_for(exc, config).response()
 
         include_usage = bool(body.stream_options and body.stream_options.include_usage)
 
@@ -642,7 +648,7 @@ def create_app(config: RAGConfig | None = None, *, store=None, embedder=None, ll
             except StopAsyncIteration:
                 yield _sse(api_error_for(RuntimeError("the generation ended without an answer")).body())
             except Exception as exc:  # after the 200 went out: an error event, like OpenAI's
-                yield _sse(api_error_for(exc).body())
+                yield _sse(api_error_for(exc, config).body())
             finally:
                 cancel.set()
 
@@ -691,7 +697,8 @@ def main(argv: list[str] | None = None) -> int:
             ensure_indexed(store=store, embedder=embedder, config=config)
         count = store.count()
     except Exception as exc:  # one clear line, not a traceback
-        print(f"error: {exc}", file=sys.stderr)
+        cause = describe_index_error(exc, config=config) if "config" in locals() else None
+        print(f"error: {cause or exc}", file=sys.stderr)
         return 2
     if config.store_backend == "http" and config.chroma_port == args.port and args.host in (
             "127.0.0.1", "localhost", "0.0.0.0", config.chroma_host):

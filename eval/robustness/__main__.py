@@ -28,6 +28,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--kills", type=int, default=24, help="SIGKILLs of ingest.py")
     parser.add_argument("--files", type=int, default=60, help="small files in the crash-test folder")
     parser.add_argument("--clients", type=int, default=20, help="concurrent API clients in the load test")
+    parser.add_argument("--filter-off-too", action="store_true",
+                        help="injection: also ask with drop_addressed_sentences off (twice the model time)")
     parser.add_argument("--json", type=Path, help="also write the rows as JSON")
     args = parser.parse_args(argv)
     chosen = [s.strip() for s in args.only.split(",") if s.strip()]
@@ -54,7 +56,7 @@ def main(argv: list[str] | None = None) -> int:
             rows += run_section()
         elif section == "injection":
             from .injection import run_section
-            rows += run_section()
+            rows += run_section(filters=(True, False) if args.filter_off_too else (True,))
         print(f"    {section}: {time.monotonic() - t0:.0f} s", file=sys.stderr, flush=True)
     stamp = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     print(f"Robustness suite, {stamp}, {platform.machine()} {_cpu()}, {time.monotonic() - started:.0f} s\n")

@@ -228,7 +228,9 @@ def crash_test(root: Path, *, kills: int, files: int, seed: int = 0, deadline: f
     texts = {(serial, 1): (folder / f"article_{serial:04d}.txt").read_text(encoding="utf-8") for serial in range(files)}
     result = CrashResult()
     started = time.monotonic()
+    t0 = time.monotonic()
     run_child(data_dir, ["--quiet", str(folder)], trace=root / "initial.trace")
+    typical = time.monotonic() - t0  # how long a run takes: random kills land within it
     plans = []
     for i in range(kills):
         phase = ("embed", "write", "delete", "random")[i % 4]
@@ -251,7 +253,8 @@ def crash_test(root: Path, *, kills: int, files: int, seed: int = 0, deadline: f
         result.updates += len(changed)
         trace = root / f"round{round_no}.trace"
         if phase == "random":
-            status, _ = run_child(data_dir, ["--quiet", str(folder)], trace=trace, kill_after=rng.uniform(3.5, 6.0))
+            status, _ = run_child(data_dir, ["--quiet", str(folder)], trace=trace,
+                                  kill_after=rng.uniform(0.5, 1.0) * typical)
         else:
             # Ingest embeds and writes in batches (one call for a few files), so the first
             # call of each step is where a kill surely lands; the timer spreads it inside.
@@ -268,7 +271,9 @@ def crash_test(root: Path, *, kills: int, files: int, seed: int = 0, deadline: f
                     (folder / f"article_{serial:04d}.txt").write_text(texts[(serial, versions[serial])],
                                                                        encoding="utf-8")
                 result.undone += 1
+        t0 = time.monotonic()
         run_child(data_dir, ["--quiet", str(folder)], trace=root / f"round{round_no}.rerun.trace")
+        typical = max(typical, time.monotonic() - t0)  # a run that also writes: past start-up
         for problem in check_index(data_dir, folder, trace=root / "list.trace"):
             result.problems.append((round_no, problem))
     result.seconds = time.monotonic() - started
