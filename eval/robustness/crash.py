@@ -259,7 +259,10 @@ def crash_test(root: Path, *, kills: int, files: int, seed: int = 0, deadline: f
             # Ingest embeds and writes in batches (one call for a few files), so the first
             # call of each step is where a kill surely lands; the timer spreads it inside.
             nth = 1
-            when = "now" if phase == "embed" or rng.random() < 0.5 else f"{rng.uniform(0.5, 15):.1f}"
+            # The first kill of each step lands as the call starts (a batched write can finish
+            # before a timer fires); later ones at a random moment inside the call.
+            first = round_no <= 3
+            when = "now" if phase == "embed" or first or rng.random() < 0.5 else f"{rng.uniform(0.5, 15):.1f}"
             status, _ = run_child(data_dir, ["--quiet", str(folder)], plan=f"{phase}:{nth}@{when}", trace=trace)
         if status == -signal.SIGKILL:
             result.kills += 1
