@@ -36,7 +36,7 @@ import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 DEFAULT_GOLD = os.path.join(HERE, "gold.jsonl")
-DEFAULT_SEEDS = "/work/shared/seeds"
+DEFAULT_SEEDS = os.path.join(HERE, "..", "seeds")
 REQUIRED = {"id": str, "question": str, "answers": list, "sources": list,
             "answerable": bool, "lang": str}
 OPTIONAL = {"history": list, "split": str, "kind": str}

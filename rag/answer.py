@@ -182,7 +182,7 @@ def ask_stream(question: str, *, config: RAGConfig | None = None, history=None,
         # Only the earlier question makes the articles look relevant: this is either a
         # follow-up ("when was he appointed?") or a new subject ("who won the World
         # Cup?", which the model would answer from memory citing the earlier passages).
-        # Nothing in the scores tells them apart (gold follow-up vi-04 scores 0.876 on
+        # Nothing in the scores tells them apart (a gold follow-up in Vietnamese scores 0.876 on
         # its own, off-topic questions 0.83-0.98), so the model is asked.
         from .query import refers_to_conversation
 

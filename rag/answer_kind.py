@@ -7,7 +7,7 @@ meaning than sentences about Pang's move to Meta, but only the first has a year 
 Measured (docs/retrieval.md): on the gold set it lifts both year questions into the
 top 5; on XQuAD's 251 year questions over eight pairs it is neutral (recall@1 229 -> 228,
 recall@5 246 -> 247). "The how-manyth" questions (何人目, 第几, thứ mấy, wievielte) want an
-ordinal: gold ja-04 ("he was the how-manyth person to leave Apple's AI team?") ranked "la
+ordinal: a Japanese gold question ("he was the how-manyth person to leave Apple's AI team?") ranked "la
 quatrième personne" 7th, and 1st with the bonus. For those questions the passages also
 read ordinal words with their number ("quatrième(=4th)"): with the passage first, the
 1.5B model answered "第3人目", with the reading "第4人目". Percentages ("what stake") and

@@ -64,7 +64,7 @@ class RAGConfig:
     # article, but its words match passages in its own language better (docs/retrieval.md).
     named_language_boost: float = 0.1
     # And with such a question the model reads passages of that language only: the
-    # 1.5B model leans on passages in its own language (gold fr-03, asked in French about
+    # 1.5B model leans on passages in its own language (a gold question asked in French about
     # the Chinese article, answered from a French sentence). No effect when retrieval found
     # no chunk in that language.
     named_language_only: bool = True

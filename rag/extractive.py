@@ -79,7 +79,7 @@ def quote_pointed_passage(reply: str, question: str, hits: Sequence[Hit], *, emb
     span). None for any other reply, or one citing several passages or one that does
     not exist.
 
-    The 1.5B model sometimes finds the sentence but cannot restate it (gold fr-03:
+    The 1.5B model sometimes finds the sentence but cannot restate it (a French gold question:
     the 36Kr sentence, in Chinese, for a French question); the quote is the source's
     own words, so nothing is invented."""
     numbers = cited_numbers(reply)

@@ -540,8 +540,11 @@ def save_catalog(catalog: IndexCatalog, path: Path, collection: str) -> None:
         os.replace(partial, folder)
     except OSError:  # another process saved the same catalog first
         shutil.rmtree(partial, ignore_errors=True)
+    # Only this collection's older catalogs: "<name>-<token>", the token being the change
+    # counter's "<count>:<random hex>" made safe, never another collection's "<name>-x-...".
+    own = re.compile(rf"{re.escape(path.name)}-\d+-[0-9a-f]+")
     for old in path.parent.glob(f"{path.name}-*"):
-        if old != folder and not old.name.endswith(".tmp"):
+        if old != folder and own.fullmatch(old.name):
             shutil.rmtree(old, ignore_errors=True)  # a process still reading keeps its mapped files
 
 

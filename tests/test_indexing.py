@@ -8,7 +8,7 @@ import pytest
 
 from rag.answer import EmptyIndexError, ask
 from rag.indexing import ensure_indexed, index_seeds, ingest_paths
-from tests.conftest import FakeLLM
+from conftest import FakeLLM
 
 
 def test_an_empty_index_gets_the_seed_folder_and_says_so(config, store, fake_embedder, articles):

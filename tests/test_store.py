@@ -324,3 +324,20 @@ def test_the_same_doc_id_twice_in_one_batch_keeps_the_later_file(tmp_path, confi
     report = ingest_paths([tmp_path / "a", tmp_path / "b"], config=config, store=store, embedder=fake_embedder)
     assert report.added == ["story"] and report.updated == ["story"]
     assert [c.text for c in store.chunks_of("story")] == ["The second version, which replaces it."]
+
+
+def test_a_collection_keeps_its_saved_catalog_beside_one_whose_name_extends_it(articles, config, fake_embedder):
+    from rag.indexing import ingest_paths as ingest
+    from rag.store import open_store
+
+    stores = {}
+    for name in ("news", "news-archive"):
+        cfg = config.replace(collection=name)
+        stores[name] = open_store(config=cfg, embedder=fake_embedder)
+        ingest([articles], config=cfg, store=stores[name], embedder=fake_embedder)
+        stores[name].languages()  # builds and saves the catalog
+    stores["news"].delete_document("fr_zhang")
+    stores["news"].languages()  # a new catalog for "news": its older one goes, not the other's
+    names = [p.name for p in stores["news"]._catalog_path().parent.iterdir()]
+    assert any(n.startswith("catalog-news-archive-") for n in names)
+    assert sum(1 for n in names if n.startswith("catalog-news-") and not n.startswith("catalog-news-archive-")) == 1
