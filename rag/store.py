@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import dataclasses
+import logging
 import math
 import re
 import threading
@@ -367,7 +368,10 @@ class ChunkStore:
         rows = self._all_with_meta()
         catalog = build_catalog(token, rows)
         if self._cache_dir is not None:
-            save_catalog(catalog, self._catalog_path(), self.collection_name)
+            try:
+                save_catalog(catalog, self._catalog_path(), self.collection_name)
+            except OSError as exc:  # a cache: the question goes on with the catalog in memory
+                logging.getLogger(__name__).warning("could not save the index catalog: %s", exc)
         return catalog
 
     def _load_catalog(self, token: str) -> IndexCatalog | None:
@@ -520,7 +524,9 @@ def save_catalog(catalog: IndexCatalog, path: Path, collection: str) -> None:
     if folder.exists():
         return
     path.parent.mkdir(parents=True, exist_ok=True)
-    partial = Path(f"{folder}.{os.getpid()}.tmp")
+    # Unique per writer: two threads of one process (the warm-up and a first question) may
+    # save the same catalog at once.
+    partial = Path(f"{folder}.{os.getpid()}-{uuid.uuid4().hex[:8]}.tmp")
     shutil.rmtree(partial, ignore_errors=True)
     partial.mkdir()
     terms = catalog.terms

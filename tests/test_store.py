@@ -341,3 +341,29 @@ def test_a_collection_keeps_its_saved_catalog_beside_one_whose_name_extends_it(a
     names = [p.name for p in stores["news"]._catalog_path().parent.iterdir()]
     assert any(n.startswith("catalog-news-archive-") for n in names)
     assert sum(1 for n in names if n.startswith("catalog-news-") and not n.startswith("catalog-news-archive-")) == 1
+
+
+def test_two_threads_saving_one_catalog_at_once_both_get_it(articles, config, store, fake_embedder):
+    import threading
+
+    from rag.store import build_catalog, load_catalog, save_catalog
+
+    ingest_paths([articles], config=config, store=store, embedder=fake_embedder)
+    catalog = build_catalog(store.change_token(), store._all_with_meta())
+    path = config.data_dir / "threads" / "catalog-news"
+    errors = []
+
+    def save():
+        try:
+            save_catalog(catalog, path, "news")
+        except Exception as exc:  # noqa: BLE001 - any failure is the finding
+            errors.append(exc)
+
+    threads = [threading.Thread(target=save) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert load_catalog(path, catalog.token) is not None
+    assert not list(path.parent.glob("*.tmp"))
