@@ -118,11 +118,25 @@ FR_ARTICLE = (
 )
 
 
-@pytest.fixture
-def articles(tmp_path: Path) -> Path:
-    folder = tmp_path / "articles"
+def free_port() -> int:
+    """A port on 127.0.0.1 that is free now (the system picks it)."""
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def write_articles(root: Path) -> Path:
+    """The three literal articles as files in ``root``/articles."""
+    folder = root / "articles"
     folder.mkdir()
     (folder / "ja_pang.txt").write_text(JA_ARTICLE, encoding="utf-8")
     (folder / "zh_apple.txt").write_text(ZH_ARTICLE, encoding="utf-8")
     (folder / "fr_zhang.txt").write_text(FR_ARTICLE, encoding="utf-8")
     return folder
+
+
+@pytest.fixture
+def articles(tmp_path: Path) -> Path:
+    return write_articles(tmp_path)

@@ -8,7 +8,7 @@ import json
 import pytest
 from fastapi.testclient import TestClient
 
-from conftest import FR_ARTICLE, JA_ARTICLE, ZH_ARTICLE, FakeEmbedder
+from conftest import FakeEmbedder, free_port, write_articles
 from eval.robustness.fuzz import check_reply, fuzz_cases, run_fuzz, sender_for
 from rag.config import RAGConfig
 from rag.indexing import ingest_paths
@@ -23,10 +23,7 @@ def indexed(tmp_path_factory):
                        chunk_tokens=60, chunk_overlap_tokens=10, top_k=3)
     embedder = FakeEmbedder()
     store = open_store(config=config, embedder=embedder)
-    folder = root / "articles"
-    folder.mkdir()
-    for name, text in (("ja_pang.txt", JA_ARTICLE), ("zh_apple.txt", ZH_ARTICLE), ("fr_zhang.txt", FR_ARTICLE)):
-        (folder / name).write_text(text, encoding="utf-8")
+    folder = write_articles(root)
     ingest_paths([folder], config=config, store=store, embedder=embedder)
     return config, store, embedder
 
@@ -149,12 +146,6 @@ def test_the_key_is_not_in_the_config_repr():
 
 
 # -- the UI: login and upload limits ---------------------------------------------------------
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.mark.filterwarnings("ignore:.*no_silent_downcasting", "ignore:The copy keyword is deprecated")
@@ -168,7 +159,7 @@ def test_ui_with_a_login_answers_401_to_every_data_route_without_it(indexed):
     config, store, embedder = indexed
     config = config.replace(ui_user="ann", ui_password="s3cret")
     demo = ui.build_app(config, store=store, embedder=embedder, llm=FakeLLM("Bowen Zhang joined Meta [1]."))
-    port = _free_port()
+    port = free_port()
     ui.launch(demo, host="127.0.0.1", port=port, prevent_thread_lock=True, quiet=True)
     base = f"http://127.0.0.1:{port}"
     try:

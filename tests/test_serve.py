@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import socket
 import threading
 import time
 from contextlib import contextmanager
@@ -14,7 +13,7 @@ import openai
 import pytest
 import uvicorn
 
-from conftest import FR_ARTICLE, JA_ARTICLE, ZH_ARTICLE, FakeEmbedder, FakeLLM
+from conftest import FakeEmbedder, FakeLLM, free_port, write_articles
 from rag.config import RAGConfig
 from rag.indexing import ingest_paths
 from rag.language import refusal_text
@@ -23,12 +22,6 @@ from rag.serve import StreamingCitationView, create_app
 from rag.store import open_store
 
 CITATION_KEYS = {"n", "doc_id", "title", "language", "text", "start", "end", "score"}
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @contextmanager
@@ -79,10 +72,7 @@ def _make_env(root: Path, collection: str, *, with_articles: bool = True):
     embedder = FakeEmbedder()
     store = open_store(config=config, embedder=embedder)
     if with_articles:
-        folder = root / "articles"
-        folder.mkdir()
-        for name, text in (("ja_pang.txt", JA_ARTICLE), ("zh_apple.txt", ZH_ARTICLE), ("fr_zhang.txt", FR_ARTICLE)):
-            (folder / name).write_text(text, encoding="utf-8")
+        folder = write_articles(root)
         ingest_paths([folder], config=config, store=store, embedder=embedder)
     return config, store, embedder
 

@@ -4,7 +4,6 @@ two apps on it, ingest, ask, delete. Skipped when the `chroma` command is missin
 from __future__ import annotations
 
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -12,16 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from conftest import FR_ARTICLE, JA_ARTICLE, ZH_ARTICLE, FakeLLM, FakeTermEmbedder
+from conftest import FakeLLM, FakeTermEmbedder, free_port, write_articles
 from rag.config import RAGConfig
 
 CHROMA = shutil.which("chroma", path=str(Path(sys.executable).parent)) or shutil.which("chroma")
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:  # any free port the system gives
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
@@ -29,7 +22,7 @@ def chroma_port(tmp_path_factory):
     if CHROMA is None:
         pytest.skip("the chroma command is not installed")
     folder = tmp_path_factory.mktemp("chroma-server")
-    port = _free_port()
+    port = free_port()
     log = open(folder / "server.log", "wb")
     server = subprocess.Popen([CHROMA, "run", "--path", str(folder / "db"), "--host", "127.0.0.1", "--port", str(port)],
                               stdout=log, stderr=subprocess.STDOUT)
@@ -87,10 +80,7 @@ def test_two_apps_on_one_chroma_server(chroma_port, tmp_path):
     second = TestClient(create_app(second_config, embedder=embedder, llm=FakeLLM()))  # opens its own store
     assert second.get("/health").json()["documents"] == 0
 
-    folder = tmp_path / "articles"
-    folder.mkdir()
-    for name, text in (("ja_pang.txt", JA_ARTICLE), ("zh_apple.txt", ZH_ARTICLE), ("fr_zhang.txt", FR_ARTICLE)):
-        (folder / name).write_text(text, encoding="utf-8")
+    folder = write_articles(tmp_path)
     report = ingest_paths([folder], config=first_config, store=first_store, embedder=embedder)
     assert sorted(report.added) == ["fr_zhang", "ja_pang", "zh_apple"]
 

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import html
 import logging
-import socket
 
 import pytest
 
-from conftest import FakeLLM
+from conftest import FakeLLM, free_port
 from rag.citations import cited_numbers
 from rag.indexing import ingest_paths
 from rag.language import refusal_text
@@ -278,10 +277,6 @@ def test_delete_document(indexed, config, fake_embedder):
 
 
 # -- the app through gradio_client ----------------------------------------------------------
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.mark.filterwarnings("ignore:.*no_silent_downcasting", "ignore:The copy keyword is deprecated")

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import re
-import socket
 import subprocess
 import sys
 import time
@@ -17,6 +16,8 @@ from pathlib import Path
 
 import httpx
 import pytest
+
+from conftest import free_port
 
 REPO = Path(__file__).resolve().parent.parent
 CHROMIUM = Path("/usr/bin/chromium")
@@ -38,12 +39,6 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
 pytestmark = [pytest.mark.browser, pytest.mark.models]
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _log_tail(path: Path, lines: int = 40) -> str:
     try:
         return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
@@ -53,7 +48,7 @@ def _log_tail(path: Path, lines: int = 40) -> str:
 
 @pytest.fixture
 def ui_server(tmp_path):
-    port = _free_port()
+    port = free_port()
     env = dict(os.environ, RAG_DATA_DIR=str(tmp_path / "data"), GRADIO_ANALYTICS_ENABLED="False",
                ANONYMIZED_TELEMETRY="False", PYTHONUNBUFFERED="1")
     log_path = tmp_path / "ui.log"

@@ -8,12 +8,11 @@ markup as text while no handler or script ever runs.
 
 from __future__ import annotations
 
-import socket
 from pathlib import Path
 
 import pytest
 
-from conftest import FakeEmbedder, FakeLLM
+from conftest import FakeEmbedder, FakeLLM, free_port
 from rag.config import RAGConfig
 from rag.indexing import ingest_paths
 from rag.store import open_store
@@ -31,12 +30,6 @@ ANSWER = f"The keeper was Ansel Brook {IMG} {SCRIPT} [1]."
 pytestmark = pytest.mark.browser
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.mark.filterwarnings("ignore:.*no_silent_downcasting", "ignore:The copy keyword is deprecated")
 def test_markup_in_documents_and_answers_shows_as_text_and_never_runs(tmp_path):
     if not CHROMIUM.exists():
@@ -52,7 +45,7 @@ def test_markup_in_documents_and_answers_shows_as_text_and_never_runs(tmp_path):
     (tmp_path / "farrow_light.txt").write_text(DOCUMENT, encoding="utf-8")
     ingest_paths([tmp_path / "farrow_light.txt"], config=config, store=store, embedder=embedder)
     demo = ui.build_app(config, store=store, embedder=embedder, llm=FakeLLM(ANSWER))
-    port = _free_port()
+    port = free_port()
     ui.launch(demo, host="127.0.0.1", port=port, prevent_thread_lock=True, quiet=True)
     dialogs: list[str] = []
     try:
