@@ -15,6 +15,7 @@ from typing import Iterator, Sequence
 
 from .answer_kind import YEAR, question_answer_kind
 from .citations import check_citations, renumber_citations
+from .structured import with_markers
 from .config import RAGConfig
 from .extractive import extractive_answer, highlight_spans, quote_pointed_passage
 from .figures import repair_currency, repair_scales
@@ -248,8 +249,25 @@ def ask_stream(question: str, *, config: RAGConfig | None = None, history=None,
         yield finish(text, text, False, used, "extractive", highlights)
         return
 
+    if config.answer_format == "json":
+        t0 = time.perf_counter()
+        for item in structured_answer(question, passages, language=language, history=turns, llm=llm,
+                                      config=config, strong=retrieval.best_score >= config.answer_score):
+            if isinstance(item, str):
+                timings.setdefault("first_token", time.perf_counter() - t0)
+                yield item
+                continue
+            timings["generate"] = time.perf_counter() - t0
+            text, raw, used = item
+            if not used:
+                yield finish(refusal_text(language), raw, True, [], llm.name)
+                return
+            spans = highlight_spans(text, [passages[i] for i in used], embedder=embedder)
+            yield finish(text, raw, False, used, llm.name, {i: spans[j] for j, i in enumerate(used) if spans[j]})
+            return
+
     kind = question_answer_kind(question)
-    read = _what_the_model_read(passages, kind, question, turns)
+    read = _what_the_model_read(passages, kind, question, turns, drop_addressed=config.drop_addressed_sentences)
     t0 = time.perf_counter()
     insist, avoid = False, ()
     for attempt in (1, 2):
@@ -300,11 +318,101 @@ def ask_stream(question: str, *, config: RAGConfig | None = None, history=None,
     yield finish(text, raw, False, used, llm.name, {i: highlights[j] for j, i in enumerate(used) if highlights[j]})
 
 
+def structured_answer(question: str, passages: Sequence[Hit], *, language: str, history: list[tuple[str, str]],
+                      llm, config: RAGConfig, strong: bool) -> Iterator[str | tuple[str, str, list[int]]]:
+    """The answer as a JSON reply naming its evidence (rag/structured.py): yields the
+    answer's text as it streams, then (text with markers, raw reply, indices of the cited
+    passages); no indices means a refusal. ``strong`` retrieval evidence gets a second
+    attempt, in which the schema leaves no way out, when the first reply refuses."""
+    from .prompts import build_structured_messages
+    from .structured import AnswerFieldStream, answer_schema
+
+    kind = question_answer_kind(question)
+    messages = build_structured_messages(question, passages, language=language, history=history,
+                                         answer_kind=kind, drop_addressed=config.drop_addressed_sentences)
+    follows = getattr(llm, "follows_schema", False)
+    raw, reply = "", None
+    for attempt in (1, 2):
+        schema = answer_schema(len(passages), require_evidence=attempt == 2) if follows else None
+        shown = AnswerFieldStream()
+        words: list[str] = []
+        for delta in llm.stream(messages, max_tokens=config.max_tokens, temperature=config.temperature,
+                                **({"schema": schema} if schema else {})):
+            words.append(delta)
+            visible = shown.feed(delta)
+            if visible:
+                yield visible
+        raw = "".join(words).strip()
+        reply = read_structured_reply(raw, len(passages), question=question)
+        if reply is not None or not (strong and config.structured_retry and follows):
+            break
+    if reply is None:
+        yield "", raw, []
+        return
+    read = _what_the_model_read(passages, kind, question, history, drop_addressed=config.drop_addressed_sentences)
+    checked = grounded_answer(reply, read, passages=len(passages), extra_sources=len(read) - len(passages),
+                              config=config)
+    if checked is None:
+        yield "", raw, []
+        return
+    text, evidence = checked
+    yield with_markers(text, list(range(1, len(evidence) + 1))), raw, [n - 1 for n in evidence]
+
+
+def read_structured_reply(raw: str, n_passages: int, *, question: str) -> "StructuredReply | None":
+    """The reply as evidence and answer, or None when it is a refusal: no evidence, no
+    answer, a refusal in words, or nothing the question did not already say. A reply
+    that is not JSON (a server that ignored the schema) is read as a plain answer with
+    markers."""
+    from .citations import cited_numbers
+    from .structured import StructuredReply, parse_reply
+
+    reply = parse_reply(raw, n_passages)
+    if reply is None:
+        reply = StructuredReply(evidence=[n for n in cited_numbers(raw) if 1 <= n <= n_passages],
+                                answer=renumber_citations(strip_refusal_marker(raw), {}))
+    if not reply.evidence or is_refusal(reply.answer) or is_non_answer(reply.answer, question):
+        return None
+    return reply
+
+
+def grounded_answer(reply, read: Sequence[str], *, passages: int, extra_sources: int,
+                    config: RAGConfig) -> tuple[str, list[int]] | None:
+    """The reply's answer checked against its evidence: (answer, passage numbers cited),
+    or None when it states a figure that nothing the model read holds.
+
+    ``read`` holds the ``passages`` as the model read them, then the question and the
+    conversation. A figure the cited passages lack but another passage has makes that
+    passage cited as well (the evidence list is the model's guess; the figure is the
+    fact); a spelling in parentheses that no source has is removed and the evidence's
+    own spelling of a katakana name is shown beside its romanization."""
+    from .figures import number_keys
+
+    evidence = list(reply.evidence)
+    context = list(read[passages:passages + extra_sources])
+    text = reply.answer
+    if config.source_spellings:
+        cited = [read[n - 1] for n in evidence] + context
+        text = add_source_spellings(strip_invented_spellings(text, cited), cited)
+    missing = unsupported_numbers(text, [read[n - 1] for n in evidence] + context)
+    for key in sorted(number_keys(" ".join(missing))):
+        holder = next((i for i in range(passages) if i + 1 not in evidence and key in number_keys(read[i])), None)
+        if holder is not None:
+            evidence.append(holder + 1)
+    if unsupported_numbers(text, [read[n - 1] for n in evidence] + context):
+        return None
+    return text, evidence
+
+
 def _what_the_model_read(passages: Sequence[Hit], kind: str | None, question: str,
-                         turns: list[tuple[str, str]]) -> list[str]:
+                         turns: list[tuple[str, str]], *, drop_addressed: bool) -> list[str]:
     # What an answer may take its figures and names from: the passages as the prompt
-    # showed them, the question and the conversation.
-    return [passage_reading(p.passage_text(), kind) for p in passages] + [question] + [q + " " + a for q, a in turns]
+    # showed them (without the sentences addressed to the assistant, when those were
+    # left out of the prompt), the question and the conversation.
+    from .instructions import drop_addressed_sentences
+
+    texts = [drop_addressed_sentences(p.passage_text()) if drop_addressed else p.passage_text() for p in passages]
+    return [passage_reading(t, kind) for t in texts] + [question] + [q + " " + a for q, a in turns]
 
 
 def _checked_answer(raw: str, passages: Sequence[Hit], read: list[str], *, question: str, language: str,
@@ -333,7 +441,7 @@ def answer_from_passages(question: str, passages: Sequence[Hit], *, llm, config:
     raw = strip_annotations("".join(reply)).strip()
     if is_refusal(raw) or is_non_answer(raw, question):
         return None
-    read = _what_the_model_read(passages, kind, question, list(history))
+    read = _what_the_model_read(passages, kind, question, list(history), drop_addressed=config.drop_addressed_sentences)
     checked = _checked_answer(raw, passages, read, question=question, language=language, answer_kind=kind)
     return None if checked is None else (*checked, raw)
 

@@ -16,6 +16,7 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 
 LLMBackend = Literal["local", "openai", "extractive"]
 StoreBackend = Literal["persistent", "http"]
+AnswerFormat = Literal["text", "json"]
 
 
 def _default_cache_dir() -> Path:
@@ -115,6 +116,19 @@ class RAGConfig:
     # carry instructions for the model (rag/instructions.py, docs/robustness.md).
     drop_addressed_sentences: bool = True
 
+    # How the model replies. "json": evidence first, then the answer, as JSON the
+    # schema enforces (a llama.cpp grammar, or response_format on an OpenAI-compatible
+    # server; rag/structured.py); the code writes the [n] markers and checks the answer's
+    # figures against the cited passages. "text": a free reply with [n] markers, repaired
+    # by the rules of rag/citations.py, figures.py, refusal.py and names.py.
+    answer_format: AnswerFormat = "text"
+    # With "json": a refusal on strong evidence (answer_score) is asked once more with a
+    # schema that requires evidence and an answer.
+    structured_retry: bool = True
+    # With "json": a katakana name's spelling in the cited passage beside its
+    # romanization, and spellings in parentheses that no source has removed (rag/names.py).
+    source_spellings: bool = True
+
     # Generation.
     llm: LLMBackend = "local"
     model_path: Path | None = None  # a GGUF file; default: assembled from packages
@@ -172,6 +186,8 @@ class RAGConfig:
     def validate(self) -> None:
         if self.llm not in ("local", "openai", "extractive"):
             raise ValueError(f"llm must be local, openai or extractive, not {self.llm!r}")
+        if self.answer_format not in ("text", "json"):
+            raise ValueError(f"answer_format must be text or json, not {self.answer_format!r}")
         if self.store_backend not in ("persistent", "http"):
             raise ValueError(f"store_backend must be persistent or http, not {self.store_backend!r}")
         if self.top_k < 1 or self.candidates < self.top_k:

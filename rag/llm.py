@@ -37,9 +37,11 @@ class ChatModel(Protocol):
     # True when stream() honours ``avoid`` (words the reply must not contain); a server
     # behind the OpenAI API has its own tokenizer, so only the in-process model can.
     avoids_words: bool
+    # True when stream() honours ``schema`` (a JSON schema the reply must follow).
+    follows_schema: bool
 
     def stream(self, messages: list[Message], *, max_tokens: int, temperature: float,
-               avoid: Sequence[str] = ()) -> Iterator[str]: ...
+               avoid: Sequence[str] = (), schema: dict | None = None) -> Iterator[str]: ...
 
 
 def complete(model: ChatModel, messages: list[Message], *, max_tokens: int = 256, temperature: float = 0.0) -> str:
@@ -146,6 +148,7 @@ class LlamaCppChat:
         _open_models.add(self)
 
     avoids_words = True
+    follows_schema = True  # llama-cpp-python turns a JSON schema into a grammar
 
     def close(self) -> None:
         """Free the model now (llama-cpp-python's close is safe to repeat). Skipped while
@@ -160,11 +163,12 @@ class LlamaCppChat:
             self._lock.release()
 
     def stream(self, messages: list[Message], *, max_tokens: int, temperature: float,
-               avoid: Sequence[str] = ()) -> Iterator[str]:
+               avoid: Sequence[str] = (), schema: dict | None = None) -> Iterator[str]:
         with self._lock:
             chunks = self._llama.create_chat_completion(
                 messages=messages, max_tokens=max_tokens, temperature=temperature, stream=True, seed=0,
                 logit_bias=self._ban(avoid) or None,
+                response_format={"type": "json_object", "schema": schema} if schema else None,
             )
             for chunk in chunks:
                 delta = chunk["choices"][0].get("delta", {}).get("content")
@@ -195,15 +199,20 @@ class OpenAIChat:
         self._client = OpenAI(base_url=base_url, api_key=api_key or "not-needed", timeout=120, max_retries=1)
 
     avoids_words = False  # the server's tokenizer is not ours: logit_bias ids would be wrong
+    # Sent as response_format json_schema; a server that ignores it still gets a prompt
+    # asking for JSON, and rag/structured.py reads a reply without it as plain text.
+    follows_schema = True
 
     def stream(self, messages: list[Message], *, max_tokens: int, temperature: float,
-               avoid: Sequence[str] = ()) -> Iterator[str]:
+               avoid: Sequence[str] = (), schema: dict | None = None) -> Iterator[str]:
         import openai
 
+        extra = {"response_format": {"type": "json_schema", "json_schema": {
+            "name": "cited_answer", "schema": schema}}} if schema else {}
         try:
             response = self._client.chat.completions.create(
                 model=self._model, messages=messages, max_tokens=max_tokens,
-                temperature=temperature, stream=True,
+                temperature=temperature, stream=True, **extra,
             )
             for chunk in response:
                 if chunk.choices and chunk.choices[0].delta and chunk.choices[0].delta.content:

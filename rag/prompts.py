@@ -202,3 +202,43 @@ def build_translation_messages(question: str, target_language: str) -> list[dict
         {"role": "system", "content": TRANSLATE_SYSTEM_PROMPT},
         {"role": "user", "content": f"Translate into {language_name(target_language)}:\n{question}"},
     ]
+
+
+# The structured reply (rag/structured.py): evidence first, then the answer, as JSON.
+# The example is invented, like SYSTEM_PROMPT's (tests/test_prompts.py).
+STRUCTURED_SYSTEM_PROMPT = """You answer questions about news articles, using only the numbered passages the user gives you.
+The passages may be written in another language than the question: read them and translate the facts you need.
+Reply with JSON only: {"evidence": [numbers of the passages that state the answer], "answer": "the answer"}.
+- evidence: usually one passage number; [] when no passage states the answer.
+- answer: one or two short sentences in the language the user asks for. Copy names and numbers exactly from those passages. A name the passage writes in another script: write it in your answer's language, then the passage's spelling in parentheses. "" when evidence is [].
+
+Example
+Passages:
+[1] (fr) Lumex a ouvert une usine à Graz en 2019.
+[2] (ja) Lumex社は2015年にアンナ・ベルク氏が創業した。同氏はそれ以前、シーメンスで10年間働いていた。
+Question: Where did the founder of Lumex work before founding the company?
+Answer in English.
+{"evidence": [2], "answer": "Anna Berg (アンナ・ベルク), who founded Lumex in 2015, worked at Siemens (シーメンス) for ten years before that."}"""
+
+
+def build_structured_messages(
+    question: str,
+    hits: Sequence[Hit],
+    *,
+    language: str,
+    history: Sequence[tuple[str, str]] = (),
+    answer_kind: str | None = None,
+    drop_addressed: bool = False,
+) -> list[dict]:
+    """Chat messages asking for a JSON reply (evidence, answer) to ``question`` from ``hits``."""
+    conversation = ""
+    if history:
+        turns = "\n".join(f"User: {q}\nAssistant: {a}" for q, a in history)
+        conversation = f"Earlier in this conversation:\n{turns}\n\n"
+    user = (
+        f"{conversation}Question: {question}\n\n"
+        f"Passages:\n{format_passages(hits, answer_kind=answer_kind, drop_addressed=drop_addressed)}\n\n"
+        f"Question: {question}\n"
+        f"Answer in {language_name(language)}."
+    )
+    return [{"role": "system", "content": STRUCTURED_SYSTEM_PROMPT}, {"role": "user", "content": user}]

@@ -499,3 +499,117 @@ def test_a_right_cited_answer_comes_through_every_check_unchanged(tmp_path, conf
     assert not answer.refused
     assert answer.text == f"{right} [1]."
     assert [c.doc_id for c in answer.citations] == ["article"]
+
+
+# -- answer_format="json" (rag/structured.py) ----------------------------------------------
+class JsonLLM:
+    """Replies with JSON built by ``reply(passages)``, passages as [(n, text)]; records schemas."""
+
+    name = "json-llm"
+    avoids_words = False
+    follows_schema = True
+
+    def __init__(self, reply) -> None:
+        self.reply = reply
+        self.schemas: list[dict | None] = []
+
+    def stream(self, messages, *, max_tokens, temperature, avoid=(), schema=None):
+        import json
+
+        self.schemas.append(schema)
+        passages = re.findall(r"^\[(\d+)\] \(\w+\) (.*)$", messages[-1]["content"], flags=re.M)
+        reply = self.reply([(int(n), text) for n, text in passages])
+        raw = reply if isinstance(reply, str) else json.dumps(reply, ensure_ascii=False)
+        for piece in re.findall(r".{1,4}", raw, flags=re.S):
+            yield piece
+
+
+def _holding(passages, fact):
+    return next(n for n, text in passages if fact in text)
+
+
+@pytest.fixture
+def generic(tmp_path, config, store, fake_embedder):
+    folder = tmp_path / "generic"
+    folder.mkdir()
+    (folder / "acme.txt").write_text(
+        "Acme Robotics is based in Lyon. Its chief executive is Jane Roe. "
+        "Acme Robotics raised 40 million euros in May from two funds.", encoding="utf-8")
+    (folder / "weather.txt").write_text("The weather in the north was mild this week, forecasters said. "
+                                        "Rain fell on 12 days in the valley.", encoding="utf-8")
+    ingest_paths([folder], config=config, store=store, embedder=fake_embedder)
+    return store
+
+
+def test_json_answer_is_cited_by_the_code_and_streams_only_the_answer(generic, config, fake_embedder):
+    llm = JsonLLM(lambda p: {"evidence": [_holding(p, "Jane Roe")], "answer": "Jane Roe runs Acme Robotics."})
+    items = list(ask_stream("Who runs Acme Robotics?", config=config.replace(answer_format="json"), store=generic,
+                            embedder=fake_embedder, llm=llm))
+    answer = items[-1]
+    assert "".join(items[:-1]) == "Jane Roe runs Acme Robotics."
+    assert answer.text == "Jane Roe runs Acme Robotics [1]." and not answer.refused
+    assert [c.doc_id for c in answer.citations] == ["acme"] and "Jane Roe" in answer.citations[0].text
+    assert llm.schemas[0]["properties"]["evidence"]["items"]["enum"] == [1, 2, 3][: len(answer.retrieved[:3])]
+
+
+@pytest.mark.parametrize("reply", [{"evidence": [], "answer": ""}, {"evidence": [1], "answer": "NOT FOUND"},
+                                   {"evidence": [1], "answer": "Qui dirige Acme Robotics ?"}])
+def test_json_reply_without_evidence_or_answer_is_a_localised_refusal(generic, config, fake_embedder, reply):
+    llm = JsonLLM(lambda p: reply)
+    answer = ask("Qui dirige Acme Robotics ?", config=config.replace(answer_format="json", answer_score=99.0),
+                 store=generic, embedder=fake_embedder, llm=llm)
+    assert answer.refused and answer.citations == [] and answer.text == refusal_text("fr")
+    assert len(llm.schemas) == 1  # weak evidence: no second attempt
+
+
+def test_json_refusal_on_strong_evidence_is_asked_again_with_no_way_out(generic, config, fake_embedder):
+    replies = iter([{"evidence": [], "answer": ""}, None])
+    llm = JsonLLM(lambda p: next(replies) or {"evidence": [_holding(p, "Lyon")], "answer": "In Lyon."})
+    answer = ask("Where is Acme Robotics based?", config=config.replace(answer_format="json", answer_score=-9.0),
+                 store=generic, embedder=fake_embedder, llm=llm)
+    assert answer.text == "In Lyon [1]." and not answer.refused
+    assert "minItems" not in llm.schemas[0]["properties"]["evidence"]
+    assert llm.schemas[1]["properties"]["evidence"]["minItems"] == 1
+
+
+def test_json_figure_from_an_uncited_passage_cites_that_passage_too(generic, config, fake_embedder):
+    llm = JsonLLM(lambda p: {"evidence": [_holding(p, "Jane Roe")], "answer": "Jane Roe's firm raised 40 million euros."})
+    answer = ask("How much did Acme Robotics raise?", config=config.replace(answer_format="json"), store=generic,
+                 embedder=fake_embedder, llm=llm)
+    assert not answer.refused
+    assert any("40 million" in c.text for c in answer.citations)
+
+
+def test_json_answer_with_a_figure_no_passage_holds_is_refused(generic, config, fake_embedder):
+    llm = JsonLLM(lambda p: {"evidence": [_holding(p, "40 million")], "answer": "Acme raised 75 million euros."})
+    answer = ask("How much did Acme Robotics raise?", config=config.replace(answer_format="json"), store=generic,
+                 embedder=fake_embedder, llm=llm)
+    assert answer.refused and answer.citations == []
+
+
+def test_json_mode_reads_a_server_reply_that_ignored_the_schema_as_plain_text(generic, config, fake_embedder):
+    llm = JsonLLM(lambda p: f"Jane Roe runs it [{_holding(p, 'Jane Roe')}].")
+    answer = ask("Who runs Acme Robotics?", config=config.replace(answer_format="json"), store=generic,
+                 embedder=fake_embedder, llm=llm)
+    assert answer.text == "Jane Roe runs it [1]." and answer.citations[0].doc_id == "acme"
+
+
+class JsonOracleLLM(JsonLLM):
+    def __init__(self, answer: str, fact: str) -> None:
+        super().__init__(lambda p: {"evidence": [_holding(p, fact)], "answer": answer + "."})
+
+
+@pytest.mark.parametrize("article, question, right, fact", ORACLE_CASES)
+def test_a_right_json_answer_comes_through_every_check_unchanged(tmp_path, config, store, fake_embedder,
+                                                                 article, question, right, fact):
+    folder = tmp_path / "oracle"
+    folder.mkdir()
+    (folder / "article.txt").write_text(article, encoding="utf-8")
+    (folder / "other.txt").write_text("The weather in the north was mild this week, forecasters said.",
+                                      encoding="utf-8")
+    ingest_paths([folder], config=config, store=store, embedder=fake_embedder)
+    answer = ask(question, config=config.replace(answer_format="json"), store=store, embedder=fake_embedder,
+                 llm=JsonOracleLLM(right, fact))
+    assert not answer.refused
+    assert answer.text == f"{right} [1]."
+    assert [c.doc_id for c in answer.citations] == ["article"]
