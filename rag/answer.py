@@ -18,7 +18,7 @@ from .citations import check_citations, renumber_citations
 from .structured import with_markers
 from .config import RAGConfig
 from .extractive import extractive_answer, highlight_spans, quote_pointed_passage
-from .figures import repair_currency, repair_scales
+from .figures import repair_scales
 from .language import detect_language, named_article_language, refusal_text
 from .names import add_source_spellings
 from .prompts import (NOT_FOUND, build_messages, mend_mixed_script_names, passage_reading, strip_annotations,
@@ -72,20 +72,28 @@ class Answer:
         return "\n".join(lines)
 
 
-def tidy_answer(raw: str, sources: Sequence[str], *, language: str, year_wanted: bool = False) -> str:
-    """The model's answer after the checks that mend it against ``sources`` (what the
-    model read: passages, question, conversation), in this order:
-    the passages' katakana spelling beside a romanized name (names.py); spellings in
-    parentheses that no source has removed, katakana names ended in Chinese mended
-    (prompts.py); misread figures given the passages' value, euros the passages state
-    in dollars (figures.py); asides
-    holding a figure no source has cut, and a year no source has that completes a date
-    (unless ``year_wanted``: the question asks for it). What is left may still state an invented
-    figure: ``unsupported_numbers`` judges that, and such an answer is refused."""
-    text = add_source_spellings(strip_refusal_marker(raw), sources)
-    text = mend_mixed_script_names(strip_invented_spellings(text, sources), sources)
-    text = repair_currency(repair_scales(text, sources, language=language), sources, language=language)
-    return drop_unsupported_asides(text, sources, year_wanted=year_wanted)
+def tidy_answer(raw: str, sources: Sequence[str], *, language: str, year_wanted: bool = False,
+                config: RAGConfig | None = None) -> str:
+    """The model's answer after the rules that mend it against ``sources`` (what the
+    model read: passages, question, conversation), in this order (rag/rules.py names
+    them; ``config.rules_off`` skips any): source_spellings, invented_spellings,
+    mixed_script_names, scale_repair, unsupported_asides (a year no
+    source has that completes a date is cut too, unless ``year_wanted``: the question asks
+    for it). What is left may still state an invented figure: ``unsupported_numbers``
+    judges that (invented_figure_refusal)."""
+    on = (config or RAGConfig()).rule_on
+    text = strip_refusal_marker(raw)
+    if on("source_spellings"):
+        text = add_source_spellings(text, sources)
+    if on("invented_spellings"):
+        text = strip_invented_spellings(text, sources)
+    if on("mixed_script_names"):
+        text = mend_mixed_script_names(text, sources)
+    if on("scale_repair"):
+        text = repair_scales(text, sources, language=language)
+    if on("unsupported_asides"):
+        text = drop_unsupported_asides(text, sources, year_wanted=year_wanted)
+    return text
 
 
 # -- asking ----------------------------------------------------------------------------
@@ -230,9 +238,9 @@ def ask_stream(question: str, *, config: RAGConfig | None = None, history=None,
     # The gates that refuse before any model runs, cheapest first.
     if not passages or gate_score < config.min_score:
         gate = RETRIEVAL_GATE
-    elif years_not_in_passages(question, [p.passage_text() for p in passages]):
+    elif config.rule_on("year_gate") and years_not_in_passages(question, [p.passage_text() for p in passages]):
         gate = YEAR_GATE
-    elif versions_not_in_articles(question, store.version_mentions()):
+    elif config.rule_on("version_gate") and versions_not_in_articles(question, store.version_mentions()):
         gate = VERSION_GATE
     else:
         gate = None
@@ -286,27 +294,29 @@ def ask_stream(question: str, *, config: RAGConfig | None = None, history=None,
         refused = said_not_found or is_non_answer(raw, question)
         # Strong retrieval evidence outweighs the small model's refusal: ask once more
         # (docs/decisions.md).
-        if not (refused and attempt == 1 and retrieval.best_score >= config.answer_score):
+        if not (refused and attempt == 1 and retrieval.best_score >= config.answer_score
+                and config.rule_on("strong_evidence_retry")):
             break
         insist, avoid = second_attempt(said_not_found, llm)
     timings["generate"] = time.perf_counter() - t0
-    if (refused and not said_not_found and config.quote_pointed_passage
+    if (refused and not said_not_found and config.rule_on("quote_pointed_passage")
             and retrieval.best_score >= config.answer_score):
         # Asked twice, the model still wrote no answer but pointed at one passage
         # ("Le média cité … est [3]."): show that passage's sentence rather than refuse.
         pointed = quote_pointed_passage(raw, question, passages, embedder=embedder)
-        if pointed is not None and not unsupported_numbers(pointed[0], read):
+        if pointed is not None and not (config.rule_on("invented_figure_refusal")
+                                        and unsupported_numbers(pointed[0], read)):
             text, index, span = pointed
             text, used = check_citations(text, passages)
             yield finish(text, raw, False, used, llm.name, {index: span})
             return
     checked = None if refused else _checked_answer(raw, passages, read, question=question, language=language,
-                                                   answer_kind=kind)
+                                                   answer_kind=kind, config=config)
     if checked is None:
         yield finish(refusal_text(language), raw, True, [], llm.name)
         return
     text, used = checked
-    if config.recheck_from_passage and min(used) >= config.recheck_from_passage - 1:
+    if config.rule_on("recheck_weak_citations") and min(used) >= config.recheck_from_passage - 1:
         # Only weak passages back this answer: see what the strongest ones say.
         t0 = time.perf_counter()
         strongest = passages[:min(RECHECK_PASSAGES, config.recheck_from_passage - 1)]
@@ -391,9 +401,13 @@ def grounded_answer(reply, read: Sequence[str], *, passages: int, extra_sources:
     evidence = list(reply.evidence)
     context = list(read[passages:passages + extra_sources])
     text = reply.answer
-    if config.source_spellings:
-        cited = [read[n - 1] for n in evidence] + context
-        text = add_source_spellings(strip_invented_spellings(text, cited), cited)
+    cited = [read[n - 1] for n in evidence] + context
+    if config.rule_on("invented_spellings"):
+        text = strip_invented_spellings(text, cited)
+    if config.rule_on("source_spellings"):
+        text = add_source_spellings(text, cited)
+    if not config.rule_on("invented_figure_refusal"):
+        return text, evidence
     missing = unsupported_numbers(text, [read[n - 1] for n in evidence] + context)
     for key in sorted(number_keys(" ".join(missing))):
         holder = next((i for i in range(passages) if i + 1 not in evidence and key in number_keys(read[i])), None)
@@ -416,11 +430,11 @@ def _what_the_model_read(passages: Sequence[Hit], kind: str | None, question: st
 
 
 def _checked_answer(raw: str, passages: Sequence[Hit], read: list[str], *, question: str, language: str,
-                    answer_kind: str | None) -> tuple[str, list[int]] | None:
+                    answer_kind: str | None, config: RAGConfig) -> tuple[str, list[int]] | None:
     """A reply that is an answer, mended against what the model ``read`` and cited
     (text, indices of the cited passages); None when it still states an invented figure."""
-    text = tidy_answer(raw, read, language=language, year_wanted=answer_kind == YEAR)
-    if unsupported_numbers(text, read):
+    text = tidy_answer(raw, read, language=language, year_wanted=answer_kind == YEAR, config=config)
+    if config.rule_on("invented_figure_refusal") and unsupported_numbers(text, read):
         return None
     return check_citations(text, passages, question=question)
 
@@ -442,7 +456,8 @@ def answer_from_passages(question: str, passages: Sequence[Hit], *, llm, config:
     if is_refusal(raw) or is_non_answer(raw, question):
         return None
     read = _what_the_model_read(passages, kind, question, list(history), drop_addressed=config.drop_addressed_sentences)
-    checked = _checked_answer(raw, passages, read, question=question, language=language, answer_kind=kind)
+    checked = _checked_answer(raw, passages, read, question=question, language=language, answer_kind=kind,
+                              config=config)
     return None if checked is None else (*checked, raw)
 
 

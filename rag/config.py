@@ -128,6 +128,9 @@ class RAGConfig:
     # With "json": a katakana name's spelling in the cited passage beside its
     # romanization, and spellings in parentheses that no source has removed (rag/names.py).
     source_spellings: bool = True
+    # Rules that change an answer (rag/rules.py lists them) switched off by name, e.g.
+    # RAG_RULES_OFF=scale_repair,year_gate: to measure what each one does.
+    rules_off: tuple[str, ...] = ()
 
     # Generation.
     llm: LLMBackend = "local"
@@ -159,6 +162,13 @@ class RAGConfig:
     upload_max_bytes: int = 20 * 1000 * 1000
     upload_max_files: int = 200
 
+    def rule_on(self, name: str) -> bool:
+        """Whether the named rule of rag/rules.py applies."""
+        from .rules import RULES
+
+        rule = next(r for r in RULES if r.name == name)  # an unknown name is a bug: StopIteration
+        return name not in self.rules_off and (rule.field is None or bool(getattr(self, rule.field)))
+
     def replace(self, **changes) -> "RAGConfig":
         return dataclasses.replace(self, **changes)
 
@@ -188,6 +198,13 @@ class RAGConfig:
             raise ValueError(f"llm must be local, openai or extractive, not {self.llm!r}")
         if self.answer_format not in ("text", "json"):
             raise ValueError(f"answer_format must be text or json, not {self.answer_format!r}")
+        from .rules import unknown_rules
+
+        if unknown_rules(self.rules_off):
+            from .rules import RULE_NAMES
+
+            raise ValueError(f"rules_off: no rule named {', '.join(unknown_rules(self.rules_off))} "
+                             f"(rules: {', '.join(sorted(RULE_NAMES))})")
         if self.store_backend not in ("persistent", "http"):
             raise ValueError(f"store_backend must be persistent or http, not {self.store_backend!r}")
         if self.top_k < 1 or self.candidates < self.top_k:
@@ -213,6 +230,8 @@ def _parse(f: dataclasses.Field, raw: str):
     try:
         if "Path" in kind:
             return Path(raw).expanduser()
+        if kind.startswith("tuple"):
+            return tuple(name.strip() for name in raw.split(",") if name.strip())
         if kind.startswith("int"):
             return int(raw)
         if kind.startswith("float"):

@@ -209,27 +209,3 @@ def number_keys(text: str) -> set[str]:
     for number, scale in _ANNOTATED_SCALE.findall(text):
         keys.add(str(round(float(number) * (10**9 if scale == "billion" else 10**6))))
     return keys
-
-
-# -- the currency of a figure --------------------------------------------------------------
-# The 1.5B model writes "65 Milliarden Euro" / "741 euros" in German and French answers for
-# a passage's ドル or $. Euro and dollar in the scripts of the sources and answers.
-_EURO = re.compile(r"(?<![^\W\d_])(?:euros?|EUR)(?![^\W\d_])|€|евро|유로|ユーロ|欧元", re.IGNORECASE)
-_DOLLAR = re.compile(r"(?<![^\W\d_])(?:dollars?|dólar(?:es)?|dollari|đô la|USD)(?![^\W\d_])|\$|доллар|美元|ドル|달러",
-                     re.IGNORECASE)
-_DOLLAR_WORD = {"de": "Dollar", "fr": "dollars", "es": "dólares", "it": "dollari", "pt": "dólares", "nl": "dollar",
-                "vi": "đô la", "ru": "долларов", "ja": "ドル", "zh": "美元", "ko": "달러"}
-
-
-def repair_currency(answer: str, sources: Sequence[str], *, language: str = "en") -> str:
-    """Euros in an answer whose sources (passages, question, conversation) name dollars
-    and never the euro become dollars, in the answer's language ("€" becomes "$"); a
-    parenthesis that then repeats the words before it goes ("14,3 Milliarden Dollar
-    (14,3 Milliarden Dollar)")."""
-    if not _EURO.search(answer) or any(_EURO.search(s) for s in sources) or not any(
-            _DOLLAR.search(s) for s in sources):
-        return answer
-    word = _DOLLAR_WORD.get(language, "dollars")
-    answer = re.sub(r"(?<![^\W\d_])([dD])['’](?=euros?\b)", r"\1e ", answer)  # d'euros -> de dollars
-    answer = _EURO.sub(lambda m: "$" if m.group() == "€" else word, answer)
-    return re.sub(r"(?<![^\W\d_])([^()\n]+?) \(\1\)", r"\1", answer)

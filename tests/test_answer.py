@@ -350,6 +350,33 @@ def test_question_about_a_version_the_passages_never_name_is_refused_without_the
     assert not answer.refused and len(llm.calls) == 1
 
 
+@pytest.mark.parametrize("rule, question", [
+    ("year_gate", "Where did Ruoming Pang work in 2019?"),
+    ("version_gate", "Did Ruoming Pang build Scale AI 2?"),
+])
+def test_a_gate_switched_off_lets_the_question_reach_the_model(indexed, config, fake_embedder, rule, question):
+    llm = FakeLLM("Pang joined Apple from Alphabet [1].")
+    answer = ask(question, config=config.replace(rules_off=(rule,)), store=indexed, embedder=fake_embedder, llm=llm)
+    assert not answer.refused and len(llm.calls) == 1
+
+
+def test_without_strong_evidence_retry_a_refusal_is_not_asked_again(indexed, config, fake_embedder):
+    llm = FakeLLM("NOT FOUND", avoids_words=True)
+    answer = ask("Who is Shengjia Zhao?", config=config.replace(answer_score=0.0, rules_off=("strong_evidence_retry",)),
+                 store=indexed, embedder=fake_embedder, llm=llm)
+    assert answer.refused and len(llm.calls) == 1
+
+
+def test_without_the_invented_figure_refusal_an_answer_with_an_unknown_figure_is_shown(indexed, config, fake_embedder):
+    reply = "Pang came from Alphabet with 7777 engineers [1]."
+    answer = ask("Where did Ruoming Pang work before Apple?", config=config, store=indexed, embedder=fake_embedder,
+                 llm=FakeLLM(reply))
+    assert answer.refused
+    answer = ask("Where did Ruoming Pang work before Apple?", config=config.replace(rules_off=("invented_figure_refusal",)),
+                 store=indexed, embedder=fake_embedder, llm=FakeLLM(reply))
+    assert not answer.refused and "7777" in answer.text
+
+
 def test_a_date_keeps_its_day_without_the_invented_year_unless_the_year_is_asked(indexed, config, fake_embedder):
     # The French article says "Le 29 juillet" (no year); every chunk is read.
     answer = _ask_reading_every_chunk("Shengjia Zhao được bổ nhiệm vào ngày nào?", "Ngày 29 tháng 7 năm 1999 [1].",

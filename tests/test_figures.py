@@ -1,6 +1,6 @@
 import pytest
 
-from rag.figures import parse_number, repair_currency, repair_scales, stated_values
+from rag.figures import parse_number, repair_scales, stated_values
 from rag.prompts import annotate_cjk_numbers
 
 # Passages as the model reads them: CJK figures carry their Western reading.
@@ -118,23 +118,3 @@ def test_a_date_before_a_number_is_not_read_as_one_figure():
     from rag.refusal import unsupported_numbers
 
     assert unsupported_numbers("Le 7 2025 ou en 2019 100 personnes [1].", ["7, 2025, 2019 et 100"]) == []
-
-
-@pytest.mark.parametrize("answer, language, repaired", [
-    # Gold de-04's answers in two runs: the passage's 650億ドル as euros.
-    ("Meta wird höchstens 65 Milliarden Euro ausgeben [1].", "de", "Meta wird höchstens 65 Milliarden Dollar ausgeben [1]."),
-    ("Meta wird höchstens 65 Milliarden Euro (65 Milliarden Dollar) ausgeben [1].", "de",
-     "Meta wird höchstens 65 Milliarden Dollar ausgeben [1]."),
-    ("Meta dépensera 65 milliards d'euros [1].", "fr", "Meta dépensera 65 milliards de dollars [1]."),
-    ("Meta gastará 65 000 millones € [1].", "es", "Meta gastará 65 000 millones $ [1]."),
-])
-def test_euros_the_passages_state_in_dollars_become_dollars(answer, language, repaired):
-    passages = [annotate_cjk_numbers("メタは今年、データセンターに最大650億ドルを投資する。")]
-    assert repair_currency(answer, passages, language=language) == repaired
-
-
-def test_euros_are_kept_when_a_source_names_the_euro_or_no_source_names_the_dollar():
-    answer = "Meta investiert 65 Milliarden Euro [1]."
-    assert repair_currency(answer, ["Meta investit 65 milliards d'euros.", "650億ドル"], language="de") == answer
-    assert repair_currency(answer, ["650億"], language="de") == answer
-    assert repair_currency(answer, ["650億ドル", "Wie viel in Euro?"], language="de") == answer  # asked in euros

@@ -45,6 +45,8 @@ def default_shown(value) -> str:
         return "unset"
     if isinstance(value, bool):
         return f"`{str(value).lower()}`"
+    if isinstance(value, tuple):  # a comma-separated list in the environment
+        return f"`{','.join(value)}`" if value else "unset"
     if isinstance(value, Path):
         if value.is_relative_to(REPO_ROOT):
             return f"`{value.relative_to(REPO_ROOT).as_posix()}/`"

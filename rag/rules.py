@@ -1,0 +1,52 @@
+"""The named rules that change an answer, in one place.
+
+Each rule below is one step of rag/answer.py that changes what the user sees (refuses
+before the model runs, asks again, mends the reply, or refuses it) beyond the plain
+pipeline: retrieve, prompt, generate, check the [n] markers. Every one can be switched
+off with ``RAG_RULES_OFF=name,name`` (``RAGConfig.rules_off``), so its effect can be
+measured on the dev split by switching it off (``python -m eval.replay`` for the rules
+after generation) and the figures are kept in docs/evaluation.md. The functions that do
+the work live with their kind (refusal.py, figures.py, names.py, prompts.py); this
+module only names them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Rule:
+    name: str
+    stage: str  # "gate" (before the model), "generation", "mend" (the reply), "check" (refuse it)
+    what: str
+    field: str | None = None  # a RAGConfig field that also switches it (kept for older settings)
+
+
+RULES: tuple[Rule, ...] = (
+    Rule("year_gate", "gate", "refuse before the model when the question names a year no passage holds"),
+    Rule("version_gate", "gate",
+         "refuse before the model when the question names a numbered product (Llama 4) the articles never do"),
+    Rule("strong_evidence_retry", "generation",
+         "a refusal on strong retrieval evidence (answer_score) is asked once more without NOT FOUND"),
+    Rule("quote_pointed_passage", "generation",
+         "a reply that, asked twice, only points at a passage gets that passage's sentence quoted",
+         field="quote_pointed_passage"),
+    Rule("recheck_weak_citations", "generation",
+         "an answer citing only the weakest passages is asked again on the best ones",
+         field="recheck_from_passage"),
+    Rule("source_spellings", "mend",
+         "a romanized name gets the passage's own katakana spelling beside it", field="source_spellings"),
+    Rule("invented_spellings", "mend", "a spelling in parentheses that no source holds is removed"),
+    Rule("mixed_script_names", "mend", "a katakana name ended in Chinese characters is mended from the passages"),
+    Rule("scale_repair", "mend", "a figure with the wrong scale word (million for billion) gets the passages' value"),
+    Rule("unsupported_asides", "mend", "an aside holding a figure no source holds is cut"),
+    Rule("invented_figure_refusal", "check", "an answer stating a figure nothing the model read holds is refused"),
+)
+
+RULE_NAMES = frozenset(rule.name for rule in RULES)
+
+
+def unknown_rules(names) -> list[str]:
+    """The names in ``names`` that are no rule (for a clear configuration error)."""
+    return sorted(set(names) - RULE_NAMES)
