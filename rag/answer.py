@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Iterator, Sequence
+from typing import Iterator, NamedTuple, Sequence
 
 from .answer_kind import YEAR, question_answer_kind
 from .citations import check_citations, renumber_citations
@@ -146,12 +146,64 @@ def ask_stream(question: str, *, config: RAGConfig | None = None, history=None,
     ``config.seeds_dir`` first (stderr says so; ``index_seeds_when_empty`` turns it off).
     """
     config = config or RAGConfig.from_env()
+    question = _checked_question(question)
+    t_start = time.perf_counter()
+    store, embedder = _open_index(store, embedder, config=config)
+    t0 = time.perf_counter()
+    language = detect_language(question)
+    timings = {"language": time.perf_counter() - t0}  # the detector loads its models on first use (~4 s)
+    turns = _clean_history(normalize_history(history), config.history_turns)
+    if config.llm != "extractive" and llm is None:
+        from .llm import get_llm
+
+        llm = get_llm(config=config)
+    retrieval, gate_score = _search(question, turns, language, store=store, embedder=embedder,
+                                    llm=None if config.llm == "extractive" else llm, config=config, timings=timings)
+    passages = select_passages(retrieval.hits, config.top_k, max_tokens=config.passage_tokens,
+                               count_tokens=embedder.count_tokens)
+    gate = _refusing_gate(question, passages, gate_score, store=store, config=config)
+    if gate:
+        reply = Reply(refusal_text(language), "", True, [], gate)
+        timings["generate"] = 0.0
+    elif config.llm == "extractive":
+        t0 = time.perf_counter()
+        text, used, highlights = extractive_answer(question, passages, embedder=embedder)
+        timings["generate"] = time.perf_counter() - t0
+        yield text
+        reply = Reply(text, text, False, used, "extractive", highlights)
+    else:
+        answer_steps = _json_format_answer if config.answer_format == "json" else _text_format_answer
+        reply = yield from answer_steps(question, passages, language=language, turns=turns, llm=llm,
+                                        strong=retrieval.best_score >= config.answer_score, embedder=embedder,
+                                        config=config, timings=timings)
+    timings["total"] = time.perf_counter() - t_start
+    yield Answer(question=question, text=reply.text, language=language, refused=reply.refused,
+                 citations=_citations(passages, reply.used, reply.highlights), retrieved=retrieval.hits,
+                 timings=timings, backend=reply.backend, raw_text=reply.raw, best_score=gate_score)
+
+
+class Reply(NamedTuple):
+    """What an answering step decided: the text shown, the model's words, whether it is a
+    refusal, the indices of the cited passages, who answered, and highlighted spans."""
+    text: str
+    raw: str
+    refused: bool
+    used: list[int]
+    backend: str
+    highlights: dict[int, tuple[int, int]] | None = None
+
+
+def _checked_question(question: str) -> str:
     question = (question or "").strip()
     if not question:
         raise ValueError("The question is empty.")
     if len(question) > MAX_QUESTION_CHARS:
         raise ValueError(f"The question is too long ({len(question)} characters; at most {MAX_QUESTION_CHARS}).")
-    t_start = time.perf_counter()
+    return question
+
+
+def _open_index(store, embedder, *, config: RAGConfig):
+    """The given or configured (store, embedder); an empty configured index gets the seeds."""
     if embedder is None:
         from .embeddings import get_embedder
 
@@ -164,35 +216,28 @@ def ask_stream(question: str, *, config: RAGConfig | None = None, history=None,
         index_seeds(store=store, embedder=embedder, config=config)  # only when empty
     if store.count() == 0:
         raise EmptyIndexError("No articles are indexed yet. Add some first: python ingest.py FOLDER_OR_FILES")
+    return store, embedder
 
-    t0 = time.perf_counter()
-    language = detect_language(question)
-    timings = {"language": time.perf_counter() - t0}  # the detector loads its models on first use (~4 s)
-    turns = _clean_history(normalize_history(history), config.history_turns)
-    queries = [question]
-    if turns:
-        # A follow-up ("and when did he join?") is searched together with the
-        # question it follows, which names what "he" is. (Adding the earlier answer
-        # as well measured worse on the gold set's follow-ups.)
-        queries.append(f"{turns[-1][0]} {question}")
-    query_languages = [language] * len(queries)
+
+def _search(question: str, turns: list[tuple[str, str]], language: str, *, store, embedder, llm,
+            config: RAGConfig, timings: dict[str, float]):
+    """(retrieval, the score the gate compares): a follow-up is searched together with the
+    question it follows, which names what "he" is (adding the earlier answer as well
+    measured worse on the gold set's follow-ups); with ``translate_queries`` also in the
+    articles' languages."""
+    queries = [question] + ([f"{turns[-1][0]} {question}"] if turns else [])
+    languages = [language] * len(queries)
     named = named_article_language(question)
     prefer = named if named and named in store.languages() else None
-    retrieval = retrieve(queries, store=store, embedder=embedder, config=config, languages=query_languages,
+    retrieval = retrieve(queries, store=store, embedder=embedder, config=config, languages=languages,
                          prefer_language=prefer)
     timings.update(retrieval.timings)
-    if config.llm != "extractive" and llm is None:
-        from .llm import get_llm
-
-        llm = get_llm(config=config)
     gate_score = retrieval.best_score
-    if (turns and llm is not None and config.llm != "extractive"
-            and retrieval.query_scores[0] < config.min_score <= retrieval.best_score):
+    if turns and llm is not None and retrieval.query_scores[0] < config.min_score <= retrieval.best_score:
         # Only the earlier question makes the articles look relevant: this is either a
         # follow-up ("when was he appointed?") or a new subject ("who won the World
         # Cup?", which the model would answer from memory citing the earlier passages).
-        # Nothing in the scores tells them apart (a gold follow-up in Vietnamese scores 0.876 on
-        # its own, off-topic questions 0.83-0.98), so the model is asked.
+        # Nothing in the scores tells them apart, so the model is asked.
         from .query import refers_to_conversation
 
         t0 = time.perf_counter()
@@ -200,9 +245,7 @@ def ask_stream(question: str, *, config: RAGConfig | None = None, history=None,
             gate_score = retrieval.query_scores[0]
         timings["follow_up"] = time.perf_counter() - t0
     targets = [lang for lang in store.languages() if lang != language]
-    if (config.translate_queries and config.llm != "extractive" and llm is not None and targets
-            and gate_score >= config.min_score):
-        # Search again with the question in the articles' own languages.
+    if config.translate_queries and llm is not None and targets and gate_score >= config.min_score:
         from .query import translate_question
 
         t0 = time.perf_counter()
@@ -210,72 +253,105 @@ def ask_stream(question: str, *, config: RAGConfig | None = None, history=None,
         timings["translate"] = time.perf_counter() - t0
         if translations:
             retrieval = retrieve(queries + list(translations.values()), store=store, embedder=embedder,
-                                 config=config, languages=query_languages + list(translations),
-                                 prefer_language=prefer)
+                                 config=config, languages=languages + list(translations), prefer_language=prefer)
             timings["embed"] += retrieval.timings["embed"]
             timings["retrieve"] += retrieval.timings["retrieve"]
             gate_score = max(gate_score, retrieval.best_score)
-    passages = select_passages(retrieval.hits, config.top_k, max_tokens=config.passage_tokens,
-                               count_tokens=embedder.count_tokens)
+    return retrieval, gate_score
 
-    def finish(text: str, raw: str, refused: bool, used: list[int], backend: str,
-               highlights: dict[int, tuple[int, int]] | None = None) -> Answer:
-        citations = []
-        for n, index in enumerate(used, start=1):
-            hit = passages[index]
-            span = (highlights or {}).get(index)
-            citations.append(Citation(
-                n=n, doc_id=hit.chunk.doc_id, title=hit.chunk.title, language=hit.chunk.language,
-                text=hit.chunk.text, start=hit.chunk.start, end=hit.chunk.end, score=hit.score,
-                chunk_id=hit.chunk.chunk_id,
-                highlight_start=span[0] if span else None, highlight_end=span[1] if span else None,
-            ))
-        timings["total"] = time.perf_counter() - t_start
-        return Answer(question=question, text=text, language=language, refused=refused, citations=citations,
-                      retrieved=retrieval.hits, timings=timings, backend=backend, raw_text=raw,
-                      best_score=gate_score)
 
-    # The gates that refuse before any model runs, cheapest first.
+def _refusing_gate(question: str, passages: Sequence[Hit], gate_score: float, *, store,
+                   config: RAGConfig) -> str | None:
+    """The gate that refuses before any model runs (cheapest first), or None."""
     if not passages or gate_score < config.min_score:
-        gate = RETRIEVAL_GATE
-    elif config.rule_on("year_gate") and years_not_in_passages(question, [p.passage_text() for p in passages]):
-        gate = YEAR_GATE
-    elif config.rule_on("version_gate") and versions_not_in_articles(question, store.version_mentions()):
-        gate = VERSION_GATE
-    else:
-        gate = None
-    if gate:
-        timings["generate"] = 0.0
-        yield finish(refusal_text(language), "", True, [], gate)
-        return
+        return RETRIEVAL_GATE
+    if config.rule_on("year_gate") and years_not_in_passages(question, [p.passage_text() for p in passages]):
+        return YEAR_GATE
+    if config.rule_on("version_gate") and versions_not_in_articles(question, store.version_mentions()):
+        return VERSION_GATE
+    return None
 
-    if config.llm == "extractive":
-        t0 = time.perf_counter()
-        text, used, highlights = extractive_answer(question, passages, embedder=embedder)
+
+def _citations(passages: Sequence[Hit], used: list[int],
+               highlights: dict[int, tuple[int, int]] | None) -> list[Citation]:
+    citations = []
+    for n, index in enumerate(used, start=1):
+        hit = passages[index]
+        span = (highlights or {}).get(index)
+        citations.append(Citation(
+            n=n, doc_id=hit.chunk.doc_id, title=hit.chunk.title, language=hit.chunk.language,
+            text=hit.chunk.text, start=hit.chunk.start, end=hit.chunk.end, score=hit.score,
+            chunk_id=hit.chunk.chunk_id,
+            highlight_start=span[0] if span else None, highlight_end=span[1] if span else None,
+        ))
+    return citations
+
+
+def _highlighted(text: str, passages: Sequence[Hit], used: list[int], *, embedder) -> dict[int, tuple[int, int]]:
+    spans = highlight_spans(text, [passages[i] for i in used], embedder=embedder)
+    return {i: spans[j] for j, i in enumerate(used) if spans[j]}
+
+
+def _json_format_answer(question: str, passages: Sequence[Hit], *, language: str, turns, llm, strong: bool,
+                        embedder, config: RAGConfig, timings: dict[str, float]) -> Iterator[str]:
+    """The structured (JSON) answer's steps: streams the answer, returns its Reply."""
+    t0 = time.perf_counter()
+    for item in structured_answer(question, passages, language=language, history=turns, llm=llm,
+                                  config=config, strong=strong):
+        if isinstance(item, str):
+            timings.setdefault("first_token", time.perf_counter() - t0)
+            yield item
+            continue
         timings["generate"] = time.perf_counter() - t0
-        yield text
-        yield finish(text, text, False, used, "extractive", highlights)
-        return
+        text, raw, used = item
+        if not used:
+            return Reply(refusal_text(language), raw, True, [], llm.name)
+        return Reply(text, raw, False, used, llm.name, _highlighted(text, passages, used, embedder=embedder))
+    raise AssertionError("structured_answer ends with its result")
 
-    if config.answer_format == "json":
-        t0 = time.perf_counter()
-        for item in structured_answer(question, passages, language=language, history=turns, llm=llm,
-                                      config=config, strong=retrieval.best_score >= config.answer_score):
-            if isinstance(item, str):
-                timings.setdefault("first_token", time.perf_counter() - t0)
-                yield item
-                continue
-            timings["generate"] = time.perf_counter() - t0
-            text, raw, used = item
-            if not used:
-                yield finish(refusal_text(language), raw, True, [], llm.name)
-                return
-            spans = highlight_spans(text, [passages[i] for i in used], embedder=embedder)
-            yield finish(text, raw, False, used, llm.name, {i: spans[j] for j, i in enumerate(used) if spans[j]})
-            return
 
+def _text_format_answer(question: str, passages: Sequence[Hit], *, language: str, turns, llm, strong: bool,
+                        embedder, config: RAGConfig, timings: dict[str, float]) -> Iterator[str]:
+    """The free-text answer's steps: generate (asked again on a refusal on strong
+    evidence), quote a pointed passage, check and mend the reply, recheck an answer
+    resting on weak passages; streams the model's words, returns the Reply."""
     kind = question_answer_kind(question)
     read = _what_the_model_read(passages, kind, question, turns, drop_addressed=config.drop_addressed_sentences)
+    t0 = time.perf_counter()
+    raw, said_not_found, refused = yield from _generate_text(question, passages, language=language, turns=turns,
+                                                             kind=kind, llm=llm, strong=strong, config=config,
+                                                             timings=timings)
+    timings["generate"] = time.perf_counter() - t0
+    if refused and not said_not_found and strong and config.rule_on("quote_pointed_passage"):
+        # Asked twice, the model still wrote no answer but pointed at one passage
+        # ("Le média cité … est [3]."): show that passage's sentence rather than refuse.
+        pointed = quote_pointed_passage(raw, question, passages, embedder=embedder)
+        if pointed is not None and not (config.rule_on("invented_figure_refusal")
+                                        and unsupported_numbers(pointed[0], read)):
+            text, index, span = pointed
+            text, used = check_citations(text, passages)
+            return Reply(text, raw, False, used, llm.name, {index: span})
+    checked = None if refused else _checked_answer(raw, passages, read, question=question, language=language,
+                                                   answer_kind=kind, config=config)
+    if checked is None:
+        return Reply(refusal_text(language), raw, True, [], llm.name)
+    text, used = checked
+    if config.rule_on("recheck_weak_citations") and min(used) >= config.recheck_from_passage - 1:
+        # Only weak passages back this answer: see what the strongest ones say.
+        t0 = time.perf_counter()
+        strongest = passages[:min(RECHECK_PASSAGES, config.recheck_from_passage - 1)]
+        rechecked = answer_from_passages(question, strongest, llm=llm, config=config, language=language, history=turns)
+        timings["recheck"] = time.perf_counter() - t0
+        if rechecked is not None:
+            text, used, raw = rechecked  # ``strongest`` is a prefix: its indices are passages'
+    return Reply(text, raw, False, used, llm.name, _highlighted(text, passages, used, embedder=embedder))
+
+
+def _generate_text(question: str, passages: Sequence[Hit], *, language: str, turns, kind: str | None, llm,
+                   strong: bool, config: RAGConfig, timings: dict[str, float]) -> Iterator[str]:
+    """Stream the model's reply (a refusal held back); on a refusal on ``strong``
+    evidence ask once more (strong_evidence_retry, docs/decisions.md). Returns (raw reply,
+    whether it said NOT FOUND, whether it is no answer)."""
     t0 = time.perf_counter()
     insist, avoid = False, ()
     for attempt in (1, 2):
@@ -292,40 +368,10 @@ def ask_stream(question: str, *, config: RAGConfig | None = None, history=None,
         raw = strip_annotations("".join(words)).strip()
         said_not_found = is_refusal(raw)
         refused = said_not_found or is_non_answer(raw, question)
-        # Strong retrieval evidence outweighs the small model's refusal: ask once more
-        # (docs/decisions.md).
-        if not (refused and attempt == 1 and retrieval.best_score >= config.answer_score
-                and config.rule_on("strong_evidence_retry")):
+        if not (refused and attempt == 1 and strong and config.rule_on("strong_evidence_retry")):
             break
         insist, avoid = second_attempt(said_not_found, llm)
-    timings["generate"] = time.perf_counter() - t0
-    if (refused and not said_not_found and config.rule_on("quote_pointed_passage")
-            and retrieval.best_score >= config.answer_score):
-        # Asked twice, the model still wrote no answer but pointed at one passage
-        # ("Le média cité … est [3]."): show that passage's sentence rather than refuse.
-        pointed = quote_pointed_passage(raw, question, passages, embedder=embedder)
-        if pointed is not None and not (config.rule_on("invented_figure_refusal")
-                                        and unsupported_numbers(pointed[0], read)):
-            text, index, span = pointed
-            text, used = check_citations(text, passages)
-            yield finish(text, raw, False, used, llm.name, {index: span})
-            return
-    checked = None if refused else _checked_answer(raw, passages, read, question=question, language=language,
-                                                   answer_kind=kind, config=config)
-    if checked is None:
-        yield finish(refusal_text(language), raw, True, [], llm.name)
-        return
-    text, used = checked
-    if config.rule_on("recheck_weak_citations") and min(used) >= config.recheck_from_passage - 1:
-        # Only weak passages back this answer: see what the strongest ones say.
-        t0 = time.perf_counter()
-        strongest = passages[:min(RECHECK_PASSAGES, config.recheck_from_passage - 1)]
-        rechecked = answer_from_passages(question, strongest, llm=llm, config=config, language=language, history=turns)
-        timings["recheck"] = time.perf_counter() - t0
-        if rechecked is not None:
-            text, used, raw = rechecked  # ``strongest`` is a prefix: its indices are passages'
-    highlights = highlight_spans(text, [passages[i] for i in used], embedder=embedder)
-    yield finish(text, raw, False, used, llm.name, {i: highlights[j] for j, i in enumerate(used) if highlights[j]})
+    return raw, said_not_found, refused
 
 
 def structured_answer(question: str, passages: Sequence[Hit], *, language: str, history: list[tuple[str, str]],
