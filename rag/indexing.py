@@ -14,7 +14,7 @@ from typing import Callable, Iterable, TextIO
 
 from .chunking import chunk_document, chunk_sentences
 from .config import RAGConfig
-from .documents import Document, DocumentError, find_files, load_document
+from .documents import Document, DocumentError, find_files, load_document, printable
 
 # Bumped when what indexing stores changes, so older indexes are rebuilt file by file.
 # 2: latent-term vectors per sentence.
@@ -172,9 +172,7 @@ def ingest_paths(
     done = [0]
     for path in files:
         try:
-            if not path.exists():
-                raise DocumentError(f"{path}: no such file or folder")
-            document = load_document(path, source=(sources or {}).get(path))
+            document = load_document(path, source=(sources or {}).get(path), max_bytes=config.ingest_max_bytes)
             if any(item.document.doc_id == document.doc_id for item in batch):
                 flush()  # the same doc_id twice: the later file replaces the earlier one
             prepared = _prepare(document, store=store, embedder=embedder, config=config)
@@ -205,8 +203,8 @@ def ensure_indexed(*, store, embedder, config: RAGConfig, out: TextIO | None = N
         print(f"Re-indexed {len(report.updated)} document(s) indexed by an older version or other chunk "
               f"settings: {report.summary()}", file=out, flush=True)
     if missing:
-        print(f"warning: {', '.join(missing)} were indexed by an older version and their files are gone; "
-              "add them again to search them fully", file=out, flush=True)
+        print(f"warning: {', '.join(map(printable, missing))} were indexed by an older version and their files "
+              "are gone; add them again to search them fully", file=out, flush=True)
     return report if report.updated else None
 
 
@@ -223,6 +221,6 @@ def index_seeds(*, store, embedder, config: RAGConfig, out: TextIO | None = None
           "(RAG_INDEX_SEEDS_WHEN_EMPTY=false turns this off)", file=out, flush=True)
     report = ingest_paths([seeds], config=config, store=store, embedder=embedder)
     for _, reason in report.skipped:
-        print(f"skipped: {reason}", file=out, flush=True)
+        print(f"skipped: {printable(reason)}", file=out, flush=True)
     print(report.summary(), file=out, flush=True)
     return report

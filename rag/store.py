@@ -206,6 +206,7 @@ class ChunkStore:
         self._chunks_token: str | None = None
         self._chunks: list[Chunk] = []
         self._derived: dict[str, tuple[str, object]] = {}
+        self._max_batch: int | None = None
         if not self.change_token():
             self._bump_change()  # an index written before the counter existed
 
@@ -233,6 +234,21 @@ class ChunkStore:
         return kept[1]
 
     # -- writing -----------------------------------------------------------------------
+    def max_batch(self) -> int:
+        """The most records Chroma takes in one write (5,461 for a local index with the
+        bundled SQLite): larger writes and deletes go in pieces of this size."""
+        if self._max_batch is None:
+            try:
+                size = int(self._client.get_max_batch_size())
+            except Exception:  # a server too old to say
+                size = 0
+            self._max_batch = size if size > 0 else 5000
+        return self._max_batch
+
+    def _pieces(self, items: Sequence) -> list[Sequence]:
+        size = self.max_batch()
+        return [items[start : start + size] for start in range(0, len(items), size)]
+
     def replace_document(self, chunks: Sequence[Chunk], vectors: np.ndarray, source: str = "", *,
                          sentence_terms: Sequence[Sequence[tuple[np.ndarray, np.ndarray]]] | None = None,
                          index_key: str = "") -> None:
@@ -241,8 +257,9 @@ class ChunkStore:
         ``sentence_terms`` holds, per chunk, the sparse latent-term vectors of its
         sentences; ``index_key`` identifies the content and the settings that made
         the chunks (indexing.py compares it to decide whether a file changed).
-        New chunk ids carry that key, so the new version is written in one call
-        before the old one is removed: a failure leaves the old version whole.
+        New chunk ids carry that key, so the new version is written (in one call, or
+        in pieces of ``max_batch()`` chunks for a very long document) before the old one
+        is removed: a failure leaves the old version whole.
         """
         self.replace_documents([(chunks, vectors, source, sentence_terms, index_key)])
 
@@ -256,25 +273,25 @@ class ChunkStore:
             doc_ids.append(chunks[0].doc_id)
         with self._lock:
             old_ids = set(self._ids_of(doc_ids))
-            self._vector_store.add(nodes)
-            stale = sorted(old_ids - new_ids)
-            if stale:
-                self._collection.delete(ids=stale)
+            for piece in self._pieces(nodes):
+                self._vector_store.add(piece)
+            for piece in self._pieces(sorted(old_ids - new_ids)):
+                self._collection.delete(ids=list(piece))
             self._bump_change()
 
     def delete_document(self, doc_id: str) -> int:
         with self._lock:
             ids = self._ids_of([doc_id])
+            for piece in self._pieces(ids):
+                self._collection.delete(ids=list(piece))
             if ids:
-                self._collection.delete(ids=ids)
                 self._bump_change()
         return len(ids)
 
     def reset(self) -> None:
         with self._lock:
-            ids = self._collection.get(include=[])["ids"]
-            for start in range(0, len(ids), 5000):
-                self._collection.delete(ids=ids[start : start + 5000])
+            for piece in self._pieces(self._collection.get(include=[])["ids"]):
+                self._collection.delete(ids=list(piece))
             self._bump_change()
 
     def _ids_of(self, doc_ids: Sequence[str]) -> list[str]:

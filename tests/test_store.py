@@ -367,3 +367,39 @@ def test_two_threads_saving_one_catalog_at_once_both_get_it(articles, config, st
     assert errors == []
     assert load_catalog(path, catalog.token) is not None
     assert not list(path.parent.glob("*.tmp"))
+
+
+def test_writes_and_deletes_go_in_pieces_chroma_takes(tmp_path, config, store, fake_embedder, monkeypatch):
+    # Chroma refuses more than get_max_batch_size() records in one write (5,461 locally): a
+    # 3 MB article has more chunks than that. Here the limit is 7, enforced as Chroma does.
+    import chromadb.api.models.Collection as collection_module
+
+    limit, calls = 7, []
+    monkeypatch.setattr(type(store._client), "get_max_batch_size", lambda self: limit)
+    store._max_batch = None
+    for method in ("add", "delete"):
+        original = getattr(collection_module.Collection, method)
+
+        def limited(self, *args, _original=original, _method=method, **kwargs):
+            ids = kwargs.get("ids") if kwargs.get("ids") is not None else args[0]
+            calls.append((_method, len(ids)))
+            if len(ids) > limit:
+                raise ValueError(f"Batch size of {len(ids)} is greater than max batch size of {limit}")
+            return _original(self, *args, **kwargs)
+
+        monkeypatch.setattr(collection_module.Collection, method, limited)
+    path = tmp_path / "long.txt"
+    path.write_text(" ".join(f"Boat {i} sailed at dawn." for i in range(60)), encoding="utf-8")
+    small = config.replace(chunk_tokens=12, chunk_overlap_tokens=0)
+    report = ingest_paths([path], config=small, store=store, embedder=fake_embedder)
+    assert report.added == ["long"] and report.chunks > 2 * limit == 14
+    assert store.count() == report.chunks and max(n for _, n in calls) <= limit
+    path.write_text("Only one boat sailed.", encoding="utf-8")
+    assert ingest_paths([path], config=small, store=store, embedder=fake_embedder).updated == ["long"]
+    assert [c.text for c in store.chunks_of("long")] == ["Only one boat sailed."]
+    path.write_text(" ".join(f"Ship {i} sailed at dusk." for i in range(60)), encoding="utf-8")
+    ingest_paths([path], config=small, store=store, embedder=fake_embedder)
+    assert store.delete_document("long") > limit
+    ingest_paths([path], config=small, store=store, embedder=fake_embedder)
+    store.reset()
+    assert store.count() == 0 and max(n for _, n in calls) <= limit
