@@ -133,12 +133,21 @@ def parse_document(data: bytes, name: str, *, doc_id: str | None = None, source:
     title = title or guess_title(text, suffix) or opening_words(text) or doc_id
     return Document(
         doc_id=doc_id,
-        title=title if len(title) <= MAX_TITLE_CHARS else title[:MAX_TITLE_CHARS].rstrip() + "…",
+        title=cut_title(title),
         text=text,
         language=detect_language(text),
         source=source or name,
         content_hash=content_hash(data),
     )
+
+
+def cut_title(title: str) -> str:
+    """A real title (a ``<title>``, a heading) of at most MAX_TITLE_CHARS characters. Cut
+    without an ellipsis: a title ending in "…" is taken for a stand-in (``opening_words``)
+    and left out of what the embedder reads (``Chunk.embedding_text``)."""
+    if len(title) <= MAX_TITLE_CHARS:
+        return title
+    return title[:MAX_TITLE_CHARS].rstrip().rstrip("…").rstrip() or title[:MAX_TITLE_CHARS]
 
 
 def load_document(path: Path, *, source: str | None = None, max_bytes: int | None = None) -> Document:
@@ -206,10 +215,20 @@ _BLOCK_TAGS = {
     "table", "section", "article", "header", "footer", "blockquote", "pre", "title",
 }
 _SKIP_TAGS = {"script", "style", "noscript", "template"}
-# What a <head> holds: any other element, or text, starts the body (the end tag of head is
-# optional in HTML, so a page may never close it).
-_HEAD_TAGS = {"html", "head", "title", "base", "link", "meta", "style", "script", "noscript", "template",
-              "basefont", "bgsound"}
+# Elements of a page's body, never of its head: one starts the body even while the head is
+# open (the end tag of head is optional in HTML, so a page may never close it). Anything
+# else inside a head (an unknown element such as <custom-el>, stray text) is held back: it
+# is dropped when </head> comes and is body text when <body> or one of these comes first,
+# or when the page ends with its head still open.
+_BODY_TAGS = _BLOCK_TAGS - {"title"} | {
+    "body", "main", "nav", "aside", "address", "hgroup", "figure", "figcaption", "hr", "dl", "dt", "dd",
+    "menu", "details", "summary", "dialog", "fieldset", "legend", "form", "caption", "colgroup", "col",
+    "thead", "tbody", "tfoot", "td", "th", "a", "abbr", "b", "bdi", "bdo", "cite", "code", "data", "dfn",
+    "em", "i", "kbd", "mark", "q", "rp", "rt", "ruby", "s", "samp", "small", "span", "strong", "sub",
+    "sup", "time", "u", "var", "wbr", "del", "ins", "img", "picture", "video", "audio", "canvas", "svg",
+    "iframe", "embed", "object", "button", "input", "label", "select", "textarea", "output", "progress",
+    "meter", "center", "font", "big", "tt", "strike", "nobr", "marquee",
+}
 
 
 class _TextExtractor(HTMLParser):
@@ -222,19 +241,25 @@ class _TextExtractor(HTMLParser):
         self._in_h1 = False
         self._h1: list[str] = []
         self._in_head = False
-        self._body = False  # past the head: a later <head> is a stray tag
+        self._held: list[str] = []  # what the open head holds that no head holds
+        self._body = False  # the body has begun: a later <head> is a stray tag
 
-    def _leave_head(self) -> None:
+    @property
+    def _out(self) -> list[str]:
+        return self._held if self._in_head else self.parts
+
+    def _start_body(self) -> None:
+        """<body> or a body element: what the open head held back is body text after all."""
+        self.parts.extend(self._held)
+        self._held.clear()
         self._in_head = False
         self._body = True
 
     def handle_starttag(self, tag, attrs):
-        if self._in_head and tag not in _HEAD_TAGS:
-            self._leave_head()
         if tag == "head":
-            self._in_head = not self._body
-        elif tag == "body":
-            self._leave_head()
+            self._in_head = self._in_head or not self._body
+        elif tag in _BODY_TAGS:
+            self._start_body()
         if tag == "title":
             self._in_title = True
         elif tag in _SKIP_TAGS:
@@ -242,7 +267,7 @@ class _TextExtractor(HTMLParser):
         if tag == "h1":
             self._in_h1 = True
         if tag in _BLOCK_TAGS:
-            self.parts.append("\n")
+            self._out.append("\n")
 
     def handle_startendtag(self, tag, attrs):
         self.handle_starttag(tag, attrs)
@@ -254,8 +279,10 @@ class _TextExtractor(HTMLParser):
             self.handle_endtag(tag)
 
     def handle_endtag(self, tag):
-        if tag == "head":
-            self._leave_head()
+        if tag == "head" and self._in_head:  # what it held back was the head's, not text
+            self._held.clear()
+            self._in_head = False
+            self._body = True
         if tag == "title":
             self._in_title = False
         elif tag in _SKIP_TAGS and self._skip:
@@ -263,7 +290,7 @@ class _TextExtractor(HTMLParser):
         if tag == "h1":
             self._in_h1 = False
         if tag in _BLOCK_TAGS:
-            self.parts.append("\n")
+            self._out.append("\n")
 
     def handle_data(self, data):
         if self._skip:  # script, style, ... (also inside a title)
@@ -271,13 +298,16 @@ class _TextExtractor(HTMLParser):
         if self._in_title:
             self.title = (self.title or "") + data
             return
-        if self._in_head:
-            if not data.strip():
-                return
-            self._leave_head()  # text: the body has begun
+        if not self._in_head and data.strip():
+            self._body = True  # text before any head: a later <head> is a stray tag
         if self._in_h1:
             self._h1.append(data)
-        self.parts.append(data)
+        self._out.append(data)
+
+    def close(self):
+        super().close()
+        if self._in_head:  # the page ended with its head open: what it held is the body
+            self._start_body()
 
 
 def html_to_text(html: str) -> tuple[str | None, str]:

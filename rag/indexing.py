@@ -76,11 +76,9 @@ class _Prepared:
 def _prepare(document: Document, *, store, embedder, config: RAGConfig) -> _Prepared | None:
     """The document's chunks, or None when it is indexed unchanged."""
     key = index_key(document.content_hash, config=config)
-    previous = store.document_index_key(document.doc_id)
-    # Unchanged only when every chunk has this key: an ingest killed between writing a
-    # version and deleting the one before leaves chunks of both (docs/robustness.md), and
-    # when the file then holds that earlier content again, re-writing it removes the rest.
-    if previous == key and store.document_index_keys(document.doc_id) == {key}:
+    versions = store.document_versions(document.doc_id)
+    previous = next(iter(versions), None)  # None: not indexed yet
+    if _indexed_whole(versions, key):
         return None
     chunks = chunk_document(
         document, embedder.count_tokens,
@@ -89,6 +87,24 @@ def _prepare(document: Document, *, store, embedder, config: RAGConfig) -> _Prep
     if not chunks:
         raise DocumentError(f"{document.source}: no text to index")
     return _Prepared(document, key, previous, chunks)
+
+
+def _indexed_whole(versions: dict[str, tuple[int, int | None]], key: str) -> bool:
+    """Whether the document's chunks are exactly one whole version under ``key``.
+
+    Every chunk must carry this key: an ingest killed between writing a version and
+    deleting the one before leaves chunks of both (docs/robustness.md), and when the file
+    then holds that earlier content again, re-writing it removes the rest. And there must
+    be as many as the chunks record: a long document is written in pieces, and a kill
+    between two leaves only the first. Chunks without a recorded total were written
+    before totals existed, when a document went to Chroma in one call (one too long for
+    that was refused whole) and a kill left whole versions only (the crash section of
+    eval/robustness checks this): they count as whole, so older indexes are not re-indexed.
+    """
+    if set(versions) != {key}:
+        return False
+    count, total = versions[key]
+    return total is None or count == total
 
 
 def _write(batch: list[_Prepared], *, store, embedder) -> None:

@@ -159,16 +159,36 @@ def test_text_with_a_few_control_characters_is_still_text():
     # HTML ignores the slash of <script/>: what follows up to </script> is script.
     ("<p>First.</p><script src=x />alert(1)</script><p>Second.</p>", None, "First.\n\nSecond."),
     ("<title>T<script>alert(1)</script></title><p>Body.</p>", "T", "Body."),
+    # What a closed head holds that no head holds (an unknown element, stray text) is not text...
+    ("<head><title>T</title><custom-el>widget config</custom-el></head><body><p>Body.</p>", "T", "Body."),
+    ("<head><title>T</title>stray words</head><p>Body.</p>", "T", "Body."),
+    # ... but in a head that is never closed it is: the body began there.
+    ("<head><title>T</title><custom-el>widget config</custom-el><p>Body.</p>", "T", "widget config\nBody."),
+    ("<head><title>T</title><custom-el>Body text</custom-el>", "T", "Body text"),
+    ("<head><title>T</title>Only text, and no body tag.", "T", "Only text, and no body tag."),
+    ("<head><title>T</title><custom-el>Held</custom-el><body>Body.</body>", "T", "HeldBody."),
 ])
 def test_html_scripts_stay_out_and_an_open_head_keeps_the_body(html, title, text):
     assert html_to_text(html) == (title, text)
 
 
-def test_titles_are_kept_short():
+def test_titles_are_kept_short_and_a_cut_title_is_still_embedded():
+    from rag.chunking import approximate_token_count, chunk_document
+
     doc = parse_document(("# " + "Heading " * 2000 + "\n\nThe text.").encode(), "long.md")
-    assert len(doc.title) <= 201 and doc.title.endswith("…")
-    doc = parse_document(("<title>" + "T " * 5000 + "</title><p>Body.</p>").encode(), "long.html")
-    assert len(doc.title) <= 201
+    assert doc.title == ("Heading " * 25).strip()  # cut at 200 characters, no "…"
+    html = parse_document(("<title>" + "T " * 5000 + "</title><p>Body.</p>").encode(), "long.html")
+    assert len(html.title) <= 200 and not html.title.endswith("…")
+    for cut in (doc, html):
+        # A title ending in "…" is a stand-in and left out of what the embedder reads; a cut
+        # real title is a headline and goes in (before: every 200-character title was left out).
+        assert chunk_document(cut, approximate_token_count)[0].embedding_text().startswith(cut.title + "\n")
+    elided = parse_document(("<title>" + "x" * 199 + "…" + "y" * 50 + "</title><p>Body.</p>").encode(), "e.html")
+    assert elided.title == "x" * 199
+    stand_in = parse_document(("An opening sentence that is far too long to be a headline, and goes on. "
+                               "Then more.").encode(), "s.txt")
+    assert stand_in.title.endswith("…")
+    assert chunk_document(stand_in, approximate_token_count)[0].embedding_text() == stand_in.text
 
 
 def test_printable_escapes_what_would_break_a_line():
