@@ -48,9 +48,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {_cause(exc, locals().get('config'))}", file=sys.stderr)
         return 2
 
+    from rag.documents import printable  # names and titles with control characters, escaped
+
     if args.list:
         for doc in store.list_documents():
-            print(f"{doc.doc_id}\t{doc.language}\t{doc.chunks} chunks\t{doc.title}")
+            print(f"{printable(doc.doc_id)}\t{doc.language}\t{doc.chunks} chunks\t{printable(doc.title)}")
         return 0
     if args.reset:
         store.reset()
@@ -59,7 +61,7 @@ def main(argv: list[str] | None = None) -> int:
     for doc_id in args.delete:
         removed = store.delete_document(doc_id)
         if removed:
-            print(f"deleted {doc_id} ({removed} chunks)")
+            print(f"deleted {printable(doc_id)} ({removed} chunks)")
         else:
             print(f"error: no document {doc_id!r} in the index", file=sys.stderr)
             status = 1
@@ -98,7 +100,7 @@ def main(argv: list[str] | None = None) -> int:
     if bar is not None:
         bar.close()
     for name, reason in report.skipped:
-        print(f"skipped: {reason}", file=sys.stderr)
+        print(f"skipped: {printable(reason)}", file=sys.stderr)
     print(report.summary())
     # Documents indexed by an older version (or other chunk settings) are brought up to date too.
     from rag.indexing import reindex_outdated
@@ -107,8 +109,8 @@ def main(argv: list[str] | None = None) -> int:
     if upgraded.updated:
         print(f"re-indexed {len(upgraded.updated)} older document(s) from their files: {upgraded.summary()}")
     if missing:
-        print(f"warning: {', '.join(missing)} were indexed by an older version and their files are gone; "
-              "add them again to search them fully", file=sys.stderr)
+        print(f"warning: {', '.join(map(printable, missing))} were indexed by an older version and their files "
+              "are gone; add them again to search them fully", file=sys.stderr)
     return 1 if report.skipped and not (report.added or report.updated or report.unchanged) else status
 
 

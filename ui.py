@@ -376,20 +376,29 @@ class RagUI(Resources):
             return (f"⚠️ {len(sources)} files is more than one upload takes ({self.config.upload_max_files}, "
                     "RAG_UPLOAD_MAX_FILES); nothing was indexed. Upload them in smaller groups.",
                     *self.refresh_documents())
+        from rag.documents import format_size
+
         try:
             with tempfile.TemporaryDirectory(prefix="rag-upload-") as tmp:
                 copies: dict[str, Path] = {}
-                duplicates: list[tuple[str, str]] = []
+                refused: list[tuple[str, str]] = []
                 for path, name in sources:
                     if name in copies:  # one doc_id per name: the first file wins, the rest are reported
-                        duplicates.append((name, "another file in this upload has the same name"))
+                        refused.append((name, "another file in this upload has the same name"))
                         continue
-                    if os.path.getsize(path) > self.config.upload_max_bytes:
-                        duplicates.append((name, f"larger than {self.config.upload_max_bytes:,} bytes "
-                                                 "(RAG_UPLOAD_MAX_BYTES)"))
+                    target = Path(tmp) / name  # name is one safe component (_upload_path)
+                    try:
+                        if target.resolve().parent != Path(tmp).resolve():
+                            raise OSError(f"the name {name!r} is not a file name")
+                        if os.path.getsize(path) > self.config.upload_max_bytes:
+                            refused.append((name, f"larger than {format_size(self.config.upload_max_bytes)} "
+                                                  "(RAG_UPLOAD_MAX_BYTES)"))
+                            continue
+                        shutil.copyfile(path, target)
+                    except OSError as exc:  # this file only: the others are still indexed
+                        log.warning("saving the upload %r failed: %s", name, exc)
+                        refused.append((name, f"could not be saved ({exc.strerror or exc})"))
                         continue
-                    target = Path(tmp) / name
-                    shutil.copyfile(path, target)
                     copies[name] = target
                 progress((0, len(copies)), desc="Indexing", unit="files")
 
@@ -401,7 +410,7 @@ class RagUI(Resources):
                 report = ingest_paths(sorted(copies.values()), config=self.config, store=self.store(),
                                       embedder=self.embedder(), progress=on_progress,
                                       sources={target: f"upload:{name}" for name, target in copies.items()})
-                report.skipped = duplicates + [(Path(file).name, _skip_reason(file, reason, tmp))
+                report.skipped = refused + [(Path(file).name, _skip_reason(file, reason, tmp))
                                                for file, reason in report.skipped]
         except Exception as exc:
             log.exception("ingesting uploads failed")
@@ -449,7 +458,9 @@ def _upload_path(item) -> tuple[str, str] | None:
         name = getattr(item, "orig_name", None)
     if not path:
         return None
-    return str(path), Path(name or path).name
+    from rag.documents import upload_name
+
+    return str(path), upload_name(name or Path(path).name)
 
 
 # -- sources of earlier answers -----------------------------------------------------------

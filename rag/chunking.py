@@ -43,7 +43,8 @@ class Chunk:
 
     def embedding_text(self) -> str:
         """What the embedder reads: a headline gives a short passage its topic. A stand-in
-        title (an article's opening words, ending in "…") measured worse, so it is left out."""
+        title (an article's opening words, ending in "…") measured worse, so it is left out;
+        a real title cut to its first 200 characters has no "…" (documents.cut_title)."""
         if (self.title and self.title != self.doc_id and not self.title.endswith("…")
                 and not self.text.startswith(self.title)):
             return f"{self.title}\n{self.text}"

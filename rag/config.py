@@ -161,6 +161,9 @@ class RAGConfig:
     # Uploads in the UI: bytes per file and files per upload.
     upload_max_bytes: int = 20 * 1000 * 1000
     upload_max_files: int = 200
+    # Largest file ingest reads (ingest.py, uploads, seeds); a larger one is skipped unread.
+    # 20 MB of text is ~50,000 chunks (3 MB made 8,146).
+    ingest_max_bytes: int = 20 * 1000 * 1000
 
     def rule_on(self, name: str) -> bool:
         """Whether the named rule of rag/rules.py applies."""
@@ -213,8 +216,9 @@ class RAGConfig:
             raise ValueError("recheck_from_passage must be 0 (off) or at least 2")
         if not 0 <= self.chunk_overlap_tokens < self.chunk_tokens:
             raise ValueError("need 0 <= chunk_overlap_tokens < chunk_tokens")
-        if min(self.api_max_body_bytes, self.api_max_waiting, self.upload_max_bytes, self.upload_max_files) < 1:
-            raise ValueError("the api_max_* and upload_max_* limits must be at least 1")
+        if min(self.api_max_body_bytes, self.api_max_waiting, self.upload_max_bytes, self.upload_max_files,
+               self.ingest_max_bytes) < 1:
+            raise ValueError("the api_max_*, upload_max_* and ingest_max_bytes limits must be at least 1")
         if not self.api_queue_timeout > 0:
             raise ValueError("api_queue_timeout must be positive")
 

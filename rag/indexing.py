@@ -14,7 +14,7 @@ from typing import Callable, Iterable, TextIO
 
 from .chunking import chunk_document, chunk_sentences
 from .config import RAGConfig
-from .documents import Document, DocumentError, find_files, load_document
+from .documents import Document, DocumentError, find_files, load_document, printable
 
 # Bumped when what indexing stores changes, so older indexes are rebuilt file by file.
 # 2: latent-term vectors per sentence.
@@ -76,11 +76,9 @@ class _Prepared:
 def _prepare(document: Document, *, store, embedder, config: RAGConfig) -> _Prepared | None:
     """The document's chunks, or None when it is indexed unchanged."""
     key = index_key(document.content_hash, config=config)
-    previous = store.document_index_key(document.doc_id)
-    # Unchanged only when every chunk has this key: an ingest killed between writing a
-    # version and deleting the one before leaves chunks of both (docs/robustness.md), and
-    # when the file then holds that earlier content again, re-writing it removes the rest.
-    if previous == key and store.document_index_keys(document.doc_id) == {key}:
+    versions = store.document_versions(document.doc_id)
+    previous = next(iter(versions), None)  # None: not indexed yet
+    if _indexed_whole(versions, key):
         return None
     chunks = chunk_document(
         document, embedder.count_tokens,
@@ -89,6 +87,24 @@ def _prepare(document: Document, *, store, embedder, config: RAGConfig) -> _Prep
     if not chunks:
         raise DocumentError(f"{document.source}: no text to index")
     return _Prepared(document, key, previous, chunks)
+
+
+def _indexed_whole(versions: dict[str, tuple[int, int | None]], key: str) -> bool:
+    """Whether the document's chunks are exactly one whole version under ``key``.
+
+    Every chunk must carry this key: an ingest killed between writing a version and
+    deleting the one before leaves chunks of both (docs/robustness.md), and when the file
+    then holds that earlier content again, re-writing it removes the rest. And there must
+    be as many as the chunks record: a long document is written in pieces, and a kill
+    between two leaves only the first. Chunks without a recorded total were written
+    before totals existed, when a document went to Chroma in one call (one too long for
+    that was refused whole) and a kill left whole versions only (the crash section of
+    eval/robustness checks this): they count as whole, so older indexes are not re-indexed.
+    """
+    if set(versions) != {key}:
+        return False
+    count, total = versions[key]
+    return total is None or count == total
 
 
 def _write(batch: list[_Prepared], *, store, embedder) -> None:
@@ -172,9 +188,7 @@ def ingest_paths(
     done = [0]
     for path in files:
         try:
-            if not path.exists():
-                raise DocumentError(f"{path}: no such file or folder")
-            document = load_document(path, source=(sources or {}).get(path))
+            document = load_document(path, source=(sources or {}).get(path), max_bytes=config.ingest_max_bytes)
             if any(item.document.doc_id == document.doc_id for item in batch):
                 flush()  # the same doc_id twice: the later file replaces the earlier one
             prepared = _prepare(document, store=store, embedder=embedder, config=config)
@@ -205,8 +219,8 @@ def ensure_indexed(*, store, embedder, config: RAGConfig, out: TextIO | None = N
         print(f"Re-indexed {len(report.updated)} document(s) indexed by an older version or other chunk "
               f"settings: {report.summary()}", file=out, flush=True)
     if missing:
-        print(f"warning: {', '.join(missing)} were indexed by an older version and their files are gone; "
-              "add them again to search them fully", file=out, flush=True)
+        print(f"warning: {', '.join(map(printable, missing))} were indexed by an older version and their files "
+              "are gone; add them again to search them fully", file=out, flush=True)
     return report if report.updated else None
 
 
@@ -223,6 +237,6 @@ def index_seeds(*, store, embedder, config: RAGConfig, out: TextIO | None = None
           "(RAG_INDEX_SEEDS_WHEN_EMPTY=false turns this off)", file=out, flush=True)
     report = ingest_paths([seeds], config=config, store=store, embedder=embedder)
     for _, reason in report.skipped:
-        print(f"skipped: {reason}", file=out, flush=True)
+        print(f"skipped: {printable(reason)}", file=out, flush=True)
     print(report.summary(), file=out, flush=True)
     return report

@@ -94,13 +94,25 @@ def describe_index_error(exc: BaseException, *, config: RAGConfig) -> str | None
     if code == errno.ENOSPC or (free is not None and free < FULL_DISK_BYTES and _is_store_error(exc)):
         return (f"The disk holding the index ({folder}) is full ({(free or 0) // 1024} KB free): free some "
                 "space and run the ingest again; what was indexed before stays.")
-    if code in (errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOTDIR, errno.EISDIR):
+    filename = getattr(exc, "filename", None)
+    in_folder = filename is None or _within(Path(str(filename)), folder)
+    if code in (errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOTDIR, errno.EISDIR) and in_folder:
         return (f"The data folder {folder} cannot be used: {exc.strerror} ({exc.filename}). "
                 "Set RAG_DATA_DIR to a folder this user can write.")
     if any(word in text for word in ("not a database", "malformed", "corrupt", "database disk image")):
         return (f"The index in {folder / 'chroma'} is damaged ({exc}). Move that folder aside and rebuild "
                 "the index: python ingest.py --reset (or restore a backup of it).")
     return None
+
+
+def _within(path, folder) -> bool:
+    """Whether ``path`` is ``folder``, in it, or one of the folders on the way to it (a data
+    folder that is a file, or one that cannot be created, fails there)."""
+    try:
+        path, folder = path.resolve(), folder.resolve()
+    except (OSError, RuntimeError):
+        return True
+    return path == folder or path in folder.parents or folder in path.parents
 
 
 def _is_connection_error(exc: BaseException) -> bool:

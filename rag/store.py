@@ -15,6 +15,7 @@ import math
 import re
 import threading
 import uuid
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -163,6 +164,9 @@ def chroma_client(*, config: RAGConfig):
 # anew after every write, so any process on the index sees that it changed with one
 # small read (two writers that raced to the same count still leave different tokens).
 CHANGE_KEY = "rag_change"
+# The chunk metadata key of the document's chunk total: a long document is written in
+# pieces of max_batch(), and an ingest killed between two leaves fewer chunks than this.
+CHUNKS_KEY = "chunks"
 _GET_BATCH = 5000
 
 
@@ -206,6 +210,7 @@ class ChunkStore:
         self._chunks_token: str | None = None
         self._chunks: list[Chunk] = []
         self._derived: dict[str, tuple[str, object]] = {}
+        self._max_batch: int | None = None
         if not self.change_token():
             self._bump_change()  # an index written before the counter existed
 
@@ -233,6 +238,21 @@ class ChunkStore:
         return kept[1]
 
     # -- writing -----------------------------------------------------------------------
+    def max_batch(self) -> int:
+        """The most records Chroma takes in one write (5,461 for a local index with the
+        bundled SQLite): larger writes and deletes go in pieces of this size."""
+        if self._max_batch is None:
+            try:
+                size = int(self._client.get_max_batch_size())
+            except Exception:  # a server too old to say
+                size = 0
+            self._max_batch = size if size > 0 else 5000
+        return self._max_batch
+
+    def _pieces(self, items: Sequence) -> list[Sequence]:
+        size = self.max_batch()
+        return [items[start : start + size] for start in range(0, len(items), size)]
+
     def replace_document(self, chunks: Sequence[Chunk], vectors: np.ndarray, source: str = "", *,
                          sentence_terms: Sequence[Sequence[tuple[np.ndarray, np.ndarray]]] | None = None,
                          index_key: str = "") -> None:
@@ -241,8 +261,11 @@ class ChunkStore:
         ``sentence_terms`` holds, per chunk, the sparse latent-term vectors of its
         sentences; ``index_key`` identifies the content and the settings that made
         the chunks (indexing.py compares it to decide whether a file changed).
-        New chunk ids carry that key, so the new version is written in one call
-        before the old one is removed: a failure leaves the old version whole.
+        New chunk ids carry that key, so the new version is written (in one call, or
+        in pieces of ``max_batch()`` chunks for a very long document) before the old one
+        is removed: a failure leaves the old version whole. Every chunk records the
+        document's chunk total, so a version cut off between two pieces is seen to be
+        incomplete (``document_versions``) and written again by the next ingest.
         """
         self.replace_documents([(chunks, vectors, source, sentence_terms, index_key)])
 
@@ -256,26 +279,42 @@ class ChunkStore:
             doc_ids.append(chunks[0].doc_id)
         with self._lock:
             old_ids = set(self._ids_of(doc_ids))
-            self._vector_store.add(nodes)
-            stale = sorted(old_ids - new_ids)
-            if stale:
-                self._collection.delete(ids=stale)
-            self._bump_change()
+            with self._changing():
+                for piece in self._pieces(nodes):
+                    self._vector_store.add(piece)
+                for piece in self._pieces(sorted(old_ids - new_ids)):
+                    self._collection.delete(ids=list(piece))
 
     def delete_document(self, doc_id: str) -> int:
         with self._lock:
             ids = self._ids_of([doc_id])
             if ids:
-                self._collection.delete(ids=ids)
-                self._bump_change()
+                with self._changing():
+                    for piece in self._pieces(ids):
+                        self._collection.delete(ids=list(piece))
         return len(ids)
 
     def reset(self) -> None:
         with self._lock:
             ids = self._collection.get(include=[])["ids"]
-            for start in range(0, len(ids), 5000):
-                self._collection.delete(ids=ids[start : start + 5000])
-            self._bump_change()
+            with self._changing():
+                for piece in self._pieces(ids):
+                    self._collection.delete(ids=list(piece))
+
+    @contextmanager
+    def _changing(self):
+        """Bump the change counter after a write, also one that failed part-way: pieces
+        already written (or deleted) are in Chroma, and every process's caches must see
+        them. A bump that fails after a failed write is logged; the write's error is raised."""
+        try:
+            yield
+        except BaseException:
+            try:
+                self._bump_change()
+            except Exception as exc:  # Chroma gone: the write's own error says more
+                logging.getLogger(__name__).warning("could not mark the index changed: %s", exc)
+            raise
+        self._bump_change()
 
     def _ids_of(self, doc_ids: Sequence[str]) -> list[str]:
         where = {"document_id": doc_ids[0]} if len(doc_ids) == 1 else {"document_id": {"$in": list(doc_ids)}}
@@ -293,8 +332,21 @@ class ChunkStore:
     def document_index_keys(self, doc_id: str) -> set[str]:
         """Every key the document's chunks carry: more than one when a write was cut off
         between adding a new version and deleting the old one (a crash, a kill)."""
+        return set(self.document_versions(doc_id))
+
+    def document_versions(self, doc_id: str) -> dict[str, tuple[int, int | None]]:
+        """Per index key the document's chunks carry: (how many chunks carry it, the
+        document's chunk total those chunks record). The total is None for chunks written
+        before totals were stored; those were written in one Chroma call, so whole.
+        Fewer chunks than the total: a write in pieces was cut off (a crash, a kill)."""
         got = self._collection.get(where={"document_id": doc_id}, include=["metadatas"])
-        return {meta.get("index_key", "") for meta in got["metadatas"]}
+        versions: dict[str, tuple[int, int | None]] = {}
+        for meta in got["metadatas"]:
+            key = meta.get("index_key", "")
+            count, total = versions.get(key, (0, None))
+            recorded = meta.get(CHUNKS_KEY)
+            versions[key] = (count + 1, max(total or 0, int(recorded)) if recorded is not None else total)
+        return versions
 
     def catalog(self) -> IndexCatalog:
         """The index-wide facts (documents, languages, latent terms, mentions) for the
@@ -420,6 +472,7 @@ def _document_nodes(chunks, vectors, source, sentence_terms, index_key) -> list:
             "language": chunk.language,
             "content_hash": chunk.content_hash,
             "index_key": index_key,
+            CHUNKS_KEY: len(chunks),  # a write in pieces cut off shows as fewer (indexing._prepare)
             "source": source,
         }
         if sentence_terms is not None:

@@ -218,6 +218,107 @@ def test_ui_upload_limits(indexed, tmp_path):
         store.delete_document(doc_id)
 
 
+def _tree(root) -> dict:
+    import os
+
+    seen = {}
+    for dirpath, dirnames, filenames in os.walk(root):
+        for name in dirnames + filenames:
+            st = os.lstat(os.path.join(dirpath, name))
+            seen[os.path.join(dirpath, name)] = None if os.path.isdir(os.path.join(dirpath, name)) else (
+                st.st_size, st.st_mtime_ns)
+    return seen
+
+
+def test_ui_upload_names_are_one_safe_component_and_a_failed_copy_skips_only_that_file(tmp_path, monkeypatch):
+    import tempfile
+
+    import ui
+
+    config = RAGConfig(data_dir=tmp_path / "data", collection="uploads", min_score=0.0, llm="extractive")
+    embedder = FakeEmbedder()
+    rag_ui = ui.RagUI(config, store=open_store(config=config, embedder=embedder), embedder=embedder)
+    # The upload folder three levels down, so that "../../../x" would still land in tmp_path.
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp" / "a" / "b"))
+    (tmp_path / "tmp" / "a" / "b").mkdir(parents=True)
+    names = ["../../../escape.txt", f"{tmp_path}/absolute.txt", "..", "nul\x00byte.txt", "x" * 300 + ".txt",
+             "..\\..\\win.txt", "new\nline.txt", "ok.txt", "gone.txt"]
+    files = []
+    for i, name in enumerate(names):
+        path = tmp_path / "gradio" / str(i) / "upload.txt"
+        path.parent.mkdir(parents=True)
+        path.write_text(f"Upload {i}: the pier number {i} cost {i + 2} million euros.", encoding="utf-8")
+        files.append({"path": str(path), "orig_name": name})
+    (tmp_path / "gradio" / "8" / "upload.txt").unlink()  # gone before the copy
+    before = {p: v for p, v in _tree(tmp_path).items() if "/data" not in p[len(str(tmp_path)):]}
+    result, *_ = rag_ui.ingest_files(files)
+    after = {p: v for p, v in _tree(tmp_path).items() if "/data" not in p[len(str(tmp_path)):]}
+    assert before == after  # nothing written outside the data dir (the upload folder is gone again)
+    assert "Indexing failed" not in result
+    assert result.startswith("**7 added, 0 updated, 0 unchanged, 2 skipped")
+    assert "- skipped upload: unsupported file type (none)" in result  # ".."
+    assert "- skipped gone.txt: could not be saved (No such file or directory)" in result
+    docs = sorted(d.doc_id for d in rag_ui.store().list_documents())
+    assert docs == sorted(["escape", "absolute", "nulbyte", "x" * 251, "win", "newline", "ok"])
+
+
+def test_ingest_skips_bad_names_and_special_files_and_lists_names_on_one_line(tmp_path, monkeypatch, capsys):
+    import os
+
+    import ingest
+
+    folder = tmp_path / "files"
+    folder.mkdir()
+    for name in ("new\nline.txt", "esc\x1b[31m.txt", "good.txt"):
+        (folder / name).write_text(f"The article {name!r}: the pier cost 4.2 million euros.", encoding="utf-8")
+    with open(os.fsencode(folder) + b"/bad\xffname.txt", "wb") as out:
+        out.write(b"A name that is not UTF-8.")
+    os.mkfifo(folder / "pipe.txt")
+    (folder / "big.txt").write_text("Too big. " * 200, encoding="utf-8")
+    monkeypatch.setenv("RAG_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("RAG_COLLECTION", "names")
+    monkeypatch.setenv("RAG_INGEST_MAX_BYTES", "1000")
+    monkeypatch.setattr("rag.embeddings.get_embedder", lambda config: FakeEmbedder())
+    assert ingest.main(["--quiet", str(folder)]) == 0
+    out, err = capsys.readouterr()
+    assert out.startswith("3 added, 0 updated, 0 unchanged, 3 skipped")
+    lines = err.splitlines()
+    assert len(lines) == 3 and all(line.startswith("skipped: ") for line in lines), lines
+    assert any(line.endswith("bad\\xffname.txt: the file name is not valid UTF-8; rename the file to index it")
+               for line in lines)
+    assert any("pipe.txt: not a regular file (a FIFO)" in line for line in lines)
+    assert any("big.txt: larger than 1,000 bytes (1,800 bytes; RAG_INGEST_MAX_BYTES)" in line for line in lines)
+    assert ingest.main(["--list"]) == 0
+    listing = capsys.readouterr().out.splitlines()
+    assert sorted(line.split("\t")[0] for line in listing) == ["esc\\x1b[31m", "good", "new\\nline"]
+    assert not any(c in "\n\x1b" for line in listing for c in line)
+
+
+def test_an_os_error_outside_the_data_folder_is_not_blamed_on_it(tmp_path):
+    import errno
+
+    from rag.resources import describe_index_error
+
+    config = RAGConfig(data_dir=tmp_path / "data")
+    # Before: an upload named ".." failed with this and the UI blamed the data folder.
+    elsewhere = IsADirectoryError(errno.EISDIR, "Is a directory", str(tmp_path / "tmp" / "rag-upload-x" / ".."))
+    assert describe_index_error(elsewhere, config=config) is None
+    inside = PermissionError(errno.EACCES, "Permission denied", str(tmp_path / "data" / "chroma"))
+    assert "cannot be used" in describe_index_error(inside, config=config)
+    assert RAGConfig.from_env({"RAG_INGEST_MAX_BYTES": "10"}).ingest_max_bytes == 10
+    with pytest.raises(ValueError):
+        RAGConfig(ingest_max_bytes=0).validate()
+
+
+def test_the_files_suite_on_odd_names_links_and_special_files(tmp_path):
+    # python -m eval.robustness --only files runs every case (10,000 tiny files, 50 MB, ...).
+    from eval.robustness.files import Options, measured, run_files
+
+    (result,) = run_files(Options(tiny=10), only=["names"], base=tmp_path)
+    assert result.ok, measured(result)
+    assert result.offered >= 30 and result.indexed >= 25 and result.skipped >= 5
+
+
 # -- crash safety of the index ---------------------------------------------------------------
 def test_ingest_killed_at_each_step_leaves_an_index_that_a_rerun_makes_whole(tmp_path):
     from eval.robustness.crash import crash_test

@@ -367,3 +367,166 @@ def test_two_threads_saving_one_catalog_at_once_both_get_it(articles, config, st
     assert errors == []
     assert load_catalog(path, catalog.token) is not None
     assert not list(path.parent.glob("*.tmp"))
+
+
+def test_writes_and_deletes_go_in_pieces_chroma_takes(tmp_path, config, store, fake_embedder, monkeypatch):
+    # Chroma refuses more than get_max_batch_size() records in one write (5,461 locally): a
+    # 3 MB article has more chunks than that. Here the limit is 7, enforced as Chroma does.
+    import chromadb.api.models.Collection as collection_module
+
+    limit, calls = 7, []
+    monkeypatch.setattr(type(store._client), "get_max_batch_size", lambda self: limit)
+    store._max_batch = None
+    for method in ("add", "delete"):
+        original = getattr(collection_module.Collection, method)
+
+        def limited(self, *args, _original=original, _method=method, **kwargs):
+            ids = kwargs.get("ids") if kwargs.get("ids") is not None else args[0]
+            calls.append((_method, len(ids)))
+            if len(ids) > limit:
+                raise ValueError(f"Batch size of {len(ids)} is greater than max batch size of {limit}")
+            return _original(self, *args, **kwargs)
+
+        monkeypatch.setattr(collection_module.Collection, method, limited)
+    path = tmp_path / "long.txt"
+    path.write_text(" ".join(f"Boat {i} sailed at dawn." for i in range(60)), encoding="utf-8")
+    small = config.replace(chunk_tokens=12, chunk_overlap_tokens=0)
+    report = ingest_paths([path], config=small, store=store, embedder=fake_embedder)
+    assert report.added == ["long"] and report.chunks > 2 * limit == 14
+    assert store.count() == report.chunks and max(n for _, n in calls) <= limit
+    path.write_text("Only one boat sailed.", encoding="utf-8")
+    assert ingest_paths([path], config=small, store=store, embedder=fake_embedder).updated == ["long"]
+    assert [c.text for c in store.chunks_of("long")] == ["Only one boat sailed."]
+    path.write_text(" ".join(f"Ship {i} sailed at dusk." for i in range(60)), encoding="utf-8")
+    ingest_paths([path], config=small, store=store, embedder=fake_embedder)
+    assert store.delete_document("long") > limit
+    ingest_paths([path], config=small, store=store, embedder=fake_embedder)
+    store.reset()
+    assert store.count() == 0 and max(n for _, n in calls) <= limit
+
+
+def _kill_on_add(store, monkeypatch, nth: int):
+    """Make the ``nth`` ChromaVectorStore.add (one piece of a write) raise as a kill would."""
+    calls = []
+    original = type(store._vector_store).add
+
+    def add(self, nodes, **kwargs):
+        calls.append(len(nodes))
+        if len(calls) == nth:
+            raise KeyboardInterrupt(f"killed before piece {nth} of the write")
+        return original(self, nodes, **kwargs)
+
+    monkeypatch.setattr(type(store._vector_store), "add", add)
+    return calls
+
+
+def test_a_new_document_cut_off_after_its_first_piece_is_completed_by_the_next_ingest(
+        tmp_path, config, store, fake_embedder, monkeypatch):
+    # A document longer than one Chroma write goes in pieces; an ingest killed after the
+    # first left those chunks, all under the current key, and the next run said
+    # "unchanged" for good. Each chunk now records the document's total.
+    from rag.chunking import chunk_document
+    from rag.documents import load_document
+    from rag.indexing import index_key
+
+    monkeypatch.setattr(store, "_max_batch", 5)
+    path = tmp_path / "long.txt"
+    path.write_text(" ".join(f"Boat {i} sailed at dawn." for i in range(40)), encoding="utf-8")
+    small = config.replace(chunk_tokens=12, chunk_overlap_tokens=0)
+    document = load_document(path)
+    expected = sorted(c.chunk_id for c in chunk_document(
+        document, fake_embedder.count_tokens, max_tokens=12, overlap_tokens=0,
+        key=index_key(document.content_hash, config=small)))
+    assert len(expected) > 10
+    with monkeypatch.context() as patch:
+        calls = _kill_on_add(store, patch, nth=2)
+        with pytest.raises(KeyboardInterrupt):
+            ingest_paths([path], config=small, store=store, embedder=fake_embedder)
+    assert calls == [5, 5] and store.count() == 5  # only the first piece got in
+    ((key, (count, total)),) = store.document_versions("long").items()
+    assert (count, total) == (5, len(expected))
+    report = ingest_paths([path], config=small, store=store, embedder=fake_embedder)
+    assert report.updated == ["long"] and report.chunks == len(expected)
+    ids = store._collection.get(include=[])["ids"]
+    assert sorted(ids) == expected and len(ids) == len(set(ids)) == store.count()  # whole, no duplicates
+    assert [c.index for c in store.chunks_of("long")] == list(range(len(expected)))
+    assert ingest_paths([path], config=small, store=store, embedder=fake_embedder).unchanged == ["long"]
+
+
+def test_an_index_written_before_chunk_totals_is_still_unchanged(articles, config, store, fake_embedder,
+                                                                  monkeypatch):
+    # Chunks without the total were written in one Chroma call each (whole): no re-index.
+    import rag.store
+
+    original = rag.store._document_nodes
+
+    def without_totals(*args):
+        nodes = original(*args)
+        for node in nodes:
+            del node.metadata[rag.store.CHUNKS_KEY]
+        return nodes
+
+    with monkeypatch.context() as patch:
+        patch.setattr(rag.store, "_document_nodes", without_totals)
+        first = ingest_paths([articles], config=config, store=store, embedder=fake_embedder)
+    assert all(total is None for _, total in store.document_versions("ja_pang").values())
+    again = ingest_paths([articles], config=config, store=store, embedder=fake_embedder)
+    assert sorted(again.unchanged) == sorted(first.added) and again.chunks == 0
+
+
+def test_a_write_that_fails_part_way_still_marks_the_index_changed(tmp_path, config, store, fake_embedder,
+                                                                    monkeypatch):
+    # Pieces already written (or deleted) are in Chroma: caches keyed on the change token
+    # (the catalog, all_chunks, BM25) must see them, in this process and in others.
+    import chromadb.api.models.Collection as collection_module
+
+    monkeypatch.setattr(store, "_max_batch", 3)
+    path = tmp_path / "long.txt"
+    path.write_text(" ".join(f"Boat {i} sailed at dawn." for i in range(20)), encoding="utf-8")
+    small = config.replace(chunk_tokens=12, chunk_overlap_tokens=0)
+    assert store.all_chunks() == []
+    token = store.change_token()
+    with monkeypatch.context() as patch:
+        _kill_on_add(store, patch, nth=2)
+        with pytest.raises(KeyboardInterrupt):
+            ingest_paths([path], config=small, store=store, embedder=fake_embedder)
+    assert store.change_token() != token
+    assert len(store.all_chunks()) == 3 and [d.chunks for d in store.list_documents()] == [3]
+    ingest_paths([path], config=small, store=store, embedder=fake_embedder)
+    whole = store.count()
+    assert len(store.all_chunks()) == whole > 6
+
+    original_delete = collection_module.Collection.delete
+
+    def delete_once(self, *args, **kwargs):
+        if deletes:
+            raise RuntimeError("disk I/O error")
+        deletes.append(1)
+        return original_delete(self, *args, **kwargs)
+
+    for step in (lambda: store.delete_document("long"), store.reset):
+        deletes = []
+        token = store.change_token()
+        with monkeypatch.context() as patch:
+            patch.setattr(collection_module.Collection, "delete", delete_once)
+            with pytest.raises(RuntimeError):
+                step()
+        assert store.change_token() != token
+        assert len(store.all_chunks()) == store.count() == whole - 3  # the first piece went
+        ingest_paths([path], config=small, store=store, embedder=fake_embedder)
+        whole = store.count()
+
+
+def test_a_failed_bump_after_a_failed_write_keeps_the_write_error(tmp_path, config, store, fake_embedder,
+                                                                   monkeypatch):
+    def broken_add(self, nodes, **kwargs):
+        raise RuntimeError("disk full")
+
+    def broken_bump():
+        raise ConnectionError("Chroma is gone")
+
+    (tmp_path / "a.txt").write_text("A short story about a boat.", encoding="utf-8")
+    monkeypatch.setattr(type(store._vector_store), "add", broken_add)
+    monkeypatch.setattr(store, "_bump_change", broken_bump)
+    with pytest.raises(RuntimeError, match="disk full"):
+        ingest_paths([tmp_path / "a.txt"], config=config, store=store, embedder=fake_embedder)

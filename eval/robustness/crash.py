@@ -14,6 +14,13 @@ After every kill the parent runs ingest again, to completion, and checks:
 - no chunk id twice, no chunk of an older version, no document without a file;
 - each document has exactly the chunks its current content makes;
 - ``ingest.py --list`` names the same documents with the same chunk counts.
+
+A write goes to Chroma in pieces of ``get_max_batch_size()`` chunks (5,461 locally), one
+ChromaVectorStore.add, so one "write" trace point, each. The files here are a few chunks
+long, so every write is one piece and a kill lands before, inside or after it; a kill
+between two pieces of one long document (fewer chunks than the total each records, which
+the next run writes again) is tested in tests/test_store.py with a small piece size. The
+checks above would catch one that was not repaired ("k of n current chunks").
 """
 
 from __future__ import annotations
