@@ -61,9 +61,14 @@ def retrieval_note(answer, config) -> str:
         return (f"(refused before the model ran: the question names a version (\"iPhone 16\") that the passages "
                 f"never give that name; best retrieval score {best:.3f})")
     if answer.backend == RETRIEVAL_GATE:
-        return (f"(refused before the model ran: best retrieval score {best:.3f} < RAG_MIN_SCORE "
-                f"{config.min_score:g})")
-    return f"(best retrieval score {best:.3f}; RAG_MIN_SCORE {config.min_score:g})"
+        return f"(refused before the model ran: best retrieval score {best:.3f} < {_threshold(answer, config)})"
+    return f"(best retrieval score {best:.3f}; {_threshold(answer, config)})"
+
+
+def _threshold(answer, config) -> str:
+    if config.gate_calibration == "probes":
+        return f"the gate's threshold {answer.gate_threshold:.3f} from off-topic probes"
+    return f"RAG_MIN_SCORE {config.min_score:g}"
 
 
 if __name__ == "__main__":

