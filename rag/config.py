@@ -93,7 +93,7 @@ class RAGConfig:
     # the articles, their languages and the index size. "fixed": ``min_score``.
     gate_calibration: GateCalibration = "fixed"
     probe_quantile: float = 0.9
-    probe_margin: float = 0.0
+    probe_margin: float = 0.05
     # From this retrieval score on the evidence is strong enough that the model is not
     # offered "NOT FOUND": offered it, the 1.5B model refused answerable questions
     # whose answer was in the first passage (docs/decisions.md).

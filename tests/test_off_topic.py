@@ -31,7 +31,7 @@ def test_with_probes_the_gate_follows_the_index_not_min_score(articles, config, 
     ingest_paths([articles], config=config, store=store, embedder=fake_embedder)
     probes = config.replace(gate_calibration="probes", min_score=-99.0)
     scores = probe_scores(store=store, embedder=fake_embedder, config=probes)
-    assert gate_threshold(store=store, embedder=fake_embedder, config=probes) == float(np.quantile(scores, 0.9))
+    assert gate_threshold(store=store, embedder=fake_embedder, config=probes) == float(np.quantile(scores, 0.9)) + 0.05
     assert gate_threshold(store=store, embedder=fake_embedder, config=config) == config.min_score
     question = "Where did Ruoming Pang work before Apple?"
     llm = FakeLLM("Pang came from Alphabet [1].")
