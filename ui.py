@@ -39,6 +39,7 @@ log = logging.getLogger("rag.ui")
 BACKENDS = ["local", "openai", "extractive"]
 MAX_PASSAGES = 10  # the Settings slider's range is 1..MAX_PASSAGES
 UPLOAD_TYPES = [".txt", ".md", ".markdown", ".html", ".htm"]
+UPLOAD_STAGING_PREFIX = "rag-upload-"  # + "<pid>-": where an upload is copied while it is indexed
 DOCUMENT_HEADERS = ["doc_id", "title", "language", "chunks"]
 EXAMPLES = [
     "Quels chercheurs Meta a-t-il recrutés le 7 juillet ?",
@@ -379,7 +380,7 @@ class RagUI(Resources):
         from rag.documents import format_size
 
         try:
-            with tempfile.TemporaryDirectory(prefix="rag-upload-") as tmp:
+            with tempfile.TemporaryDirectory(prefix=f"{UPLOAD_STAGING_PREFIX}{os.getpid()}-") as tmp:
                 copies: dict[str, Path] = {}
                 refused: list[tuple[str, str]] = []
                 for path, name in sources:
@@ -437,6 +438,45 @@ class RagUI(Resources):
         else:
             message = f"No document {doc_id!r} in the index."
         return (message, *self.refresh_documents())
+
+
+def remove_stale_uploads(folder: str | None = None) -> int:
+    """Remove the staging folders of uploads whose UI process is gone (killed while it
+    indexed them: a SIGKILL skips the TemporaryDirectory cleanup, and each left copies of
+    every uploaded file in TMPDIR). A folder is ``rag-upload-<pid>-*``; those of a
+    running process are kept. Returns how many were removed."""
+    folder = folder or tempfile.gettempdir()
+    removed = 0
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return 0
+    for entry in entries:
+        if not entry.name.startswith(UPLOAD_STAGING_PREFIX) or not entry.is_dir(follow_symlinks=False):
+            continue
+        pid = entry.name[len(UPLOAD_STAGING_PREFIX):].partition("-")[0]
+        if not pid.isdigit() or int(pid) == os.getpid() or _process_alive(int(pid)):
+            continue
+        try:
+            if os.stat(entry.path, follow_symlinks=False).st_uid != os.getuid():
+                continue  # another user's UI: not ours to remove
+        except OSError:
+            continue
+        shutil.rmtree(entry.path, ignore_errors=True)
+        removed += 1
+    if removed:
+        log.info("removed %d upload staging folder(s) left by a UI that was killed", removed)
+    return removed
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # EPERM: it exists, another user's
+        return True
+    return True
 
 
 def _skip_reason(file: str, reason: str, folder: str) -> str:
@@ -606,6 +646,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
 
+    remove_stale_uploads()
     try:
         ui = RagUI(RAGConfig.from_env())
         ui.store()  # load the embedder and open the index now: fail here, not at the first question

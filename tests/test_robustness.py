@@ -218,6 +218,49 @@ def test_ui_upload_limits(indexed, tmp_path):
         store.delete_document(doc_id)
 
 
+def test_upload_staging_copies_of_a_killed_ui_are_removed_when_the_ui_starts_again(indexed, tmp_path, monkeypatch):
+    """A UI SIGKILLed while it indexed an upload left copies of every uploaded file in
+    TMPDIR (the TemporaryDirectory cleanup never ran), one folder per killed upload
+    (eval/robustness/upload_kill.py found them). The staging folder names its process;
+    the next start removes those of processes that are gone and keeps live ones."""
+    import os
+    import subprocess
+    import sys
+    import tempfile
+
+    import ui
+
+    config, store, embedder = indexed
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp))
+    seen = []
+
+    class Watching:  # the fake embedder, noting the staging folders while it embeds
+        def __getattr__(self, name):
+            return getattr(embedder, name)
+
+        def embed_passages(self, texts):
+            seen.extend(sorted(os.listdir(tmp)))
+            return embedder.embed_passages(texts)
+
+    upload = tmp_path / "staged_one.txt"
+    upload.write_text("The ferry of Lintberg carried 31 cars on its first crossing.", encoding="utf-8")
+    rag_ui = ui.RagUI(config, store=store, embedder=Watching())
+    result, *_ = rag_ui.ingest_files([str(upload)])
+    assert "1 added" in result
+    store.delete_document("staged_one")
+    assert seen and all(name.startswith(f"rag-upload-{os.getpid()}-") for name in seen)
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    dead, live = tmp / f"rag-upload-{gone.pid}-k1ll3d", tmp / f"rag-upload-{os.getpid()}-busy"
+    for folder in (dead, live, tmp / "rag-upload-other"):
+        folder.mkdir()
+        (folder / "article.txt").write_text("a copy", encoding="utf-8")
+    assert ui.remove_stale_uploads() == 1
+    assert not dead.exists() and live.exists() and (tmp / "rag-upload-other").exists()
+
+
 def _tree(root) -> dict:
     import os
 

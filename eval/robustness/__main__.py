@@ -1,4 +1,4 @@
-"""python -m eval.robustness [--only fuzz,crash,...] [--fuzz N] [--kills N] [--tiny N] [--json FILE]
+"""python -m eval.robustness [--only fuzz,crash,...] [--fuzz N] [--kills N] [--upload-kills N] [--tiny N] [--json FILE]
 
 Runs the robustness suite's full versions and prints one table row per check:
 what was done, what was measured, and whether it met the target. Everything talks to
@@ -17,16 +17,19 @@ from pathlib import Path
 
 from .report import Row, format_table
 
-SECTIONS = ("fuzz", "crash", "load", "faults", "files", "injection")
+SECTIONS = ("fuzz", "crash", "upload-kill", "load", "faults", "files", "injection")
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m eval.robustness", description=__doc__.split("\n\n")[1])
     parser.add_argument("--only", default="fuzz,crash,load,faults,files",
-                        help=f"comma-separated sections of {','.join(SECTIONS)} (injection needs the real model)")
+                        help=f"comma-separated sections of {','.join(SECTIONS)} (injection needs the real model; "
+                             "upload-kill, ~11 min, is not in the default set either)")
     parser.add_argument("--fuzz", type=int, default=2000, help="fuzzed API requests")
     parser.add_argument("--kills", type=int, default=24, help="SIGKILLs of ingest.py")
     parser.add_argument("--files", type=int, default=60, help="small files in the crash-test folder")
+    parser.add_argument("--upload-kills", type=int, default=20, help="upload-kill: SIGKILLs of ui.py during an upload")
+    parser.add_argument("--upload-files", type=int, default=24, help="upload-kill: files in each upload")
     parser.add_argument("--clients", type=int, default=20, help="concurrent API clients in the load test")
     parser.add_argument("--tiny", type=int, default=10_000, help="files: how many tiny files in one folder")
     parser.add_argument("--big-mb", type=float, default=50.0, help="files: size of the huge file, in MB")
@@ -54,6 +57,9 @@ def main(argv: list[str] | None = None) -> int:
         elif section == "crash":
             from .crash import run_section
             rows += run_section(kills=args.kills, files=args.files)
+        elif section == "upload-kill":
+            from .upload_kill import run_section
+            rows += run_section(kills=args.upload_kills, files=args.upload_files)
         elif section == "load":
             from .load import run_section
             rows += run_section(clients=args.clients)

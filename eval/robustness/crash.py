@@ -79,6 +79,20 @@ class HashEmbedder:
 
 # -- the child ------------------------------------------------------------------------------
 def _child(trace_path: str, plan: str, ingest_args: list[str]) -> int:
+    trace = instrument(trace_path, plan)
+    sys.path.insert(0, str(REPO_ROOT))
+    import ingest
+
+    status = ingest.main(ingest_args)
+    trace.write(f"exit {status}\n")
+    return status
+
+
+def instrument(trace_path: str, plan: str):
+    """Put the hashed embedder in place of the configured one and the trace points (and
+    the kill plan) around embedding, the Chroma write and the delete, in this process.
+    Returns the open trace file. Used by the ingest child here and the UI child of
+    upload_kill."""
     import rag.embeddings
     from llama_index.vector_stores.chroma import ChromaVectorStore
 
@@ -124,12 +138,7 @@ def _child(trace_path: str, plan: str, ingest_args: list[str]) -> int:
 
     ChromaVectorStore.add = add
     collection_module.Collection.delete = delete
-    sys.path.insert(0, str(REPO_ROOT))
-    import ingest
-
-    status = ingest.main(ingest_args)
-    trace.write(f"exit {status}\n")
-    return status
+    return trace
 
 
 def run_child(data_dir: Path, args: list[str], *, plan: str = "", trace: Path, kill_after: float | None = None,
