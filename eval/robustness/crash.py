@@ -233,9 +233,35 @@ def _last_phase(trace: Path) -> str:
     return entered[-1] if entered else "start-up"
 
 
+def edit_articles(folder: Path, versions: list[int], texts: dict, rng: random.Random) -> tuple[list[int], list[int]]:
+    """A quarter of the articles (at least 2) rewritten: a new version, some shorter or
+    longer, or now and then the previous one back. ``versions`` and ``texts`` (by
+    (serial, version)) are updated; returns (the serials changed, the versions before)."""
+    from .corpus import article_text
+
+    changed = rng.sample(range(len(versions)), k=max(2, len(versions) // 4))
+    previous = list(versions)
+    for serial in changed:
+        if versions[serial] > 1 and rng.random() < 0.3:
+            versions[serial] -= 1
+        else:
+            versions[serial] += 1
+        key = (serial, versions[serial])
+        texts.setdefault(key, article_text(serial, versions[serial], sentences=rng.choice([2, 6, 14])))
+        (folder / f"article_{serial:04d}.txt").write_text(texts[key], encoding="utf-8")
+    return changed, previous
+
+
+def undo_edits(folder: Path, changed: list[int], previous: list[int], versions: list[int], texts: dict) -> None:
+    """The edits of ``edit_articles`` undone: the changed files hold their earlier version again."""
+    for serial in changed:
+        versions[serial] = previous[serial]
+        (folder / f"article_{serial:04d}.txt").write_text(texts[(serial, versions[serial])], encoding="utf-8")
+
+
 def crash_test(root: Path, *, kills: int, files: int, seed: int = 0, deadline: float = 600) -> CrashResult:
     """``kills`` SIGKILLs of ingest over ``files`` small files, each followed by a full re-run and the checks."""
-    from .corpus import article_text, small_articles
+    from .corpus import small_articles
 
     rng = random.Random(seed)
     folder, data_dir = root / "files", root / "data"
@@ -256,16 +282,7 @@ def crash_test(root: Path, *, kills: int, files: int, seed: int = 0, deadline: f
             break
         # New versions, some shorter or longer; a few go back to their previous content
         # (an edit undone after a crash: the index may hold chunks of both).
-        changed = rng.sample(range(files), k=max(2, files // 4))
-        previous = list(versions)
-        for serial in changed:
-            if versions[serial] > 1 and rng.random() < 0.3:
-                versions[serial] -= 1
-            else:
-                versions[serial] += 1
-            key = (serial, versions[serial])
-            texts.setdefault(key, article_text(serial, versions[serial], sentences=rng.choice([2, 6, 14])))
-            (folder / f"article_{serial:04d}.txt").write_text(texts[key], encoding="utf-8")
+        changed, previous = edit_articles(folder, versions, texts, rng)
         result.updates += len(changed)
         trace = root / f"round{round_no}.trace"
         if phase == "random":
@@ -285,10 +302,7 @@ def crash_test(root: Path, *, kills: int, files: int, seed: int = 0, deadline: f
             where = _last_phase(trace)
             result.by_phase[where] = result.by_phase.get(where, 0) + 1
             if rng.random() < 0.5:  # the edit undone before the re-run
-                for serial in changed:
-                    versions[serial] = previous[serial]
-                    (folder / f"article_{serial:04d}.txt").write_text(texts[(serial, versions[serial])],
-                                                                       encoding="utf-8")
+                undo_edits(folder, changed, previous, versions, texts)
                 result.undone += 1
         t0 = time.monotonic()
         run_child(data_dir, ["--quiet", str(folder)], trace=root / f"round{round_no}.rerun.trace")

@@ -4,7 +4,6 @@ assistant must work again once the cause is gone."""
 
 from __future__ import annotations
 
-import socket
 import subprocess
 import sys
 import time
@@ -12,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from rag.config import REPO_ROOT
+from . import free_port
 
 ASK = {"messages": [{"role": "user", "content": "How many workers did the harbour record?"}]}
 
@@ -25,10 +25,6 @@ class Fault:
     recovered: bool
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def start_chroma(path: Path, port: int, *, timeout: float = 60) -> subprocess.Popen:
@@ -61,7 +57,7 @@ def chroma_goes_away(root: Path, port: int | None = None) -> list[Fault]:
     from .corpus import small_articles
     from .crash import HashEmbedder
 
-    port = port or _free_port()
+    port = port or free_port()
     server = start_chroma(root / "chroma-server", port)
     try:
         config = RAGConfig(data_dir=root / "unused", store_backend="http", chroma_port=port, collection="faults",

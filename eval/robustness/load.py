@@ -10,12 +10,12 @@ when asked alone, or get 429/503 with Retry-After, within ``bound`` seconds.
 from __future__ import annotations
 
 import re
-import socket
 import statistics
 import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from . import free_port
 
 def questions_about(paths: list[Path]) -> list[str]:
     """One question per generated article (eval/robustness/corpus.py), about its own topic."""
@@ -74,10 +74,6 @@ class LoadResult:
         return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _ask(client, question: str, stream: bool) -> tuple[int, dict, str]:
@@ -126,7 +122,7 @@ def load_test(root: Path, *, clients: int = 20, rounds: int = 3, ingest_files: i
     QUESTIONS = questions_about(first[:6])
     llm = SlowLLM(delay)
     app = create_app(config, store=store, embedder=embedder, llm=llm)
-    port = _free_port()
+    port = free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     threading.Thread(target=server.run, daemon=True).start()
     deadline = time.monotonic() + 20

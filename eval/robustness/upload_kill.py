@@ -34,7 +34,6 @@ from __future__ import annotations
 import os
 import random
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -44,13 +43,10 @@ from pathlib import Path
 
 from rag.config import REPO_ROOT
 
-from .crash import _last_phase, check_index, run_child
+from .crash import _last_phase, check_index, edit_articles, run_child, undo_edits
+from . import free_port
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class UIProcess:
@@ -147,7 +143,7 @@ def _ask(client, serial: int, version: int) -> str | None:
 def upload_kill_test(root: Path, *, kills: int, files: int, seed: int = 0, deadline: float = 1200) -> UploadKillResult:
     """``kills`` SIGKILLs of the UI during an upload of ``files`` small files, each followed
     by a recovery (re-upload or ingest.py) and the checks."""
-    from .corpus import article_text, small_articles
+    from .corpus import small_articles
 
     rng = random.Random(seed)
     folder = root / "upload-folder"  # the user's own folder, uploaded from
@@ -170,16 +166,7 @@ def upload_kill_test(root: Path, *, kills: int, files: int, seed: int = 0, deadl
             break
         result.rounds += 1
         phase = plans[(round_no - 1) % len(plans)]
-        changed = rng.sample(range(files), k=max(2, files // 4))
-        previous = list(versions)
-        for serial in changed:
-            if versions[serial] > 1 and rng.random() < 0.3:
-                versions[serial] -= 1
-            else:
-                versions[serial] += 1
-            key = (serial, versions[serial])
-            texts.setdefault(key, article_text(serial, versions[serial], sentences=rng.choice([2, 6, 14])))
-            (folder / f"article_{serial:04d}.txt").write_text(texts[key], encoding="utf-8")
+        changed, previous = edit_articles(folder, versions, texts, rng)
         result.updates += len(changed)
         # The UI that gets killed: started with the round's kill plan (random: none).
         ui.kill()
@@ -219,10 +206,7 @@ def upload_kill_test(root: Path, *, kills: int, files: int, seed: int = 0, deadl
                 where = "after the upload"
             result.by_phase[where] = result.by_phase.get(where, 0) + 1
         if rng.random() < 0.5:  # the edit undone before the recovery
-            for serial in changed:
-                versions[serial] = previous[serial]
-                (folder / f"article_{serial:04d}.txt").write_text(texts[(serial, versions[serial])],
-                                                                   encoding="utf-8")
+            undo_edits(folder, changed, previous, versions, texts)
             result.undone += 1
         # Recovery: what the user does after the UI died under their upload.
         if round_no % 2 == 0:
