@@ -401,6 +401,72 @@ def test_the_stand_in_model_sees_two_generations_at_once_when_they_are_not_seria
     assert result.llm_max_active == 2 and result.max_running == 2
 
 
+# -- load through the UI ---------------------------------------------------------------------
+@pytest.mark.filterwarnings("ignore:.*no_silent_downcasting", "ignore:The copy keyword is deprecated")
+def test_five_ui_sessions_during_an_upload_each_see_only_their_own_article(tmp_path):
+    from eval.robustness.ui_load import ui_load_test
+
+    result = ui_load_test(tmp_path, sessions=5, turns=2, ingest_files=10, bound=60)
+    assert result.problems == []
+    assert result.turns == result.same == 10  # each the answer and sources it got alone
+    assert result.over_bound == 0 and result.llm_max_active == 1
+    assert result.ingest_report.startswith("10 added") and len(result.waits) == 10
+
+
+def _turn(doc_id="article_0003", serial=3, question="How many workers did the mill of Farrow record?", **changes):
+    from eval.robustness.ui_load import Turn
+
+    sources = (f'<div class="rag-sources"><h3>Sources</h3><div class="rag-sources-question">for “{question}”</div>'
+               f'<div class="rag-source" data-doc-id="{doc_id}" data-n="1">…</div></div>')
+    turn = Turn(answer=f"In 1990 the mill of Farrow recorded item {serial}-1-0 with 12 workers [1].", sources=sources,
+                asked=[question], seconds=0.5)
+    for name, value in changes.items():
+        setattr(turn, name, value)
+    return turn
+
+
+def test_a_ui_turn_showing_another_sessions_sources_question_or_an_error_is_reported():
+    from eval.robustness.ui_load import Conversation, turn_problems
+
+    mine = Conversation("article_0003", 3, ["How many workers did the mill of Farrow record?"])
+    assert turn_problems(_turn(), mine, 0, bound=60) == []
+    theirs = _turn("article_0007", 7, "How many workers did the dairy of Gildan record?")
+    found = " ".join(turn_problems(theirs, mine, 0, bound=60))
+    assert "cites ['article_0007']" in found and "the sources are for" in found and "quotes articles [7]" in found
+    assert "the chat holds the questions" in found
+    error = _turn(answer='<div class="rag-error">⚠️ Sorry, something went wrong</div>')
+    assert "failure text shown" in " ".join(turn_problems(error, mine, 0, bound=60))
+    assert "over the 60 s bound" in " ".join(turn_problems(_turn(seconds=61), mine, 0, bound=60))
+
+
+@pytest.mark.filterwarnings("ignore:.*no_silent_downcasting", "ignore:The copy keyword is deprecated")
+def test_the_ui_load_checks_see_two_generations_at_once_and_sessions_sharing_remembered_sources(tmp_path,
+                                                                                               monkeypatch):
+    # The checks above could not fail if the stand-in model never saw an overlap or the
+    # remembered-sources check never saw another session's: with the chat group's limit
+    # raised to 2 and one dict of remembered sources for every session, they do.
+    import ui
+    from eval.robustness.ui_load import ui_load_test
+
+    launch, remember, shared = ui.launch, ui.remember_sources, {}
+
+    def two_at_once(demo, **kwargs):
+        for fn in demo.fns.values():
+            if fn.concurrency_id == "rag":
+                fn.concurrency_limit = 2
+        return launch(demo, **kwargs)
+
+    def one_dict_for_all(remembered, messages, sources):  # each session's latest answer in one dict
+        shared.update(remember({}, messages, sources))
+        return dict(shared)
+
+    monkeypatch.setattr(ui, "launch", two_at_once)
+    monkeypatch.setattr(ui, "remember_sources", one_dict_for_all)
+    result = ui_load_test(tmp_path, sessions=4, turns=2, ingest_files=0, bound=60)
+    assert result.llm_max_active == 2
+    assert any("remembered sources of message" in p for p in result.problems), result.problems
+
+
 # -- faults ----------------------------------------------------------------------------------
 def test_chroma_server_going_away_is_a_named_503_and_answers_resume_when_it_is_back(tmp_path):
     from eval.robustness.faults import chroma_goes_away

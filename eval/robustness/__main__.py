@@ -1,4 +1,5 @@
-"""python -m eval.robustness [--only fuzz,crash,...] [--fuzz N] [--kills N] [--upload-kills N] [--tiny N] [--json FILE]
+"""python -m eval.robustness [--only fuzz,crash,...] [--fuzz N] [--kills N] [--upload-kills N] [--sessions N]
+                            [--tiny N] [--json FILE]
 
 Runs the robustness suite's full versions and prints one table row per check:
 what was done, what was measured, and whether it met the target. Everything talks to
@@ -17,12 +18,12 @@ from pathlib import Path
 
 from .report import Row, format_table
 
-SECTIONS = ("fuzz", "crash", "upload-kill", "load", "faults", "files", "injection")
+SECTIONS = ("fuzz", "crash", "upload-kill", "load", "ui-load", "faults", "files", "injection")
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m eval.robustness", description=__doc__.split("\n\n")[1])
-    parser.add_argument("--only", default="fuzz,crash,load,faults,files",
+    parser.add_argument("--only", default="fuzz,crash,load,ui-load,faults,files",
                         help=f"comma-separated sections of {','.join(SECTIONS)} (injection needs the real model; "
                              "upload-kill, ~11 min, is not in the default set either)")
     parser.add_argument("--fuzz", type=int, default=2000, help="fuzzed API requests")
@@ -31,6 +32,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--upload-kills", type=int, default=20, help="upload-kill: SIGKILLs of ui.py during an upload")
     parser.add_argument("--upload-files", type=int, default=24, help="upload-kill: files in each upload")
     parser.add_argument("--clients", type=int, default=20, help="concurrent API clients in the load test")
+    parser.add_argument("--sessions", type=int, default=5,
+                        help="ui-load: concurrent gradio_client sessions (at most 6)")
+    parser.add_argument("--turns", type=int, default=4,
+                        help="ui-load: questions each session asks (4 different ones, then again)")
     parser.add_argument("--tiny", type=int, default=10_000, help="files: how many tiny files in one folder")
     parser.add_argument("--big-mb", type=float, default=50.0, help="files: size of the huge file, in MB")
     parser.add_argument("--files-embedder", choices=("hash", "real"), default="hash",
@@ -63,6 +68,9 @@ def main(argv: list[str] | None = None) -> int:
         elif section == "load":
             from .load import run_section
             rows += run_section(clients=args.clients)
+        elif section == "ui-load":
+            from .ui_load import run_section
+            rows += run_section(sessions=args.sessions, turns=args.turns)
         elif section == "faults":
             from .faults import run_section
             rows += run_section()
