@@ -49,8 +49,10 @@ class RAGConfig:
     chunk_tokens: int = 130
     chunk_overlap_tokens: int = 30
 
-    # Retrieval.
-    top_k: int = 8
+    # Retrieval. ``top_k``: how many passages the model reads. Two of 100 tokens, against
+    # eight of 60, were as right on held-out questions, refused more unanswerable ones and
+    # halved the latency (docs/decisions.md, 2026-12-04).
+    top_k: int = 2
     candidates: int = 20  # per retriever, before fusion
     rrf_k: int = 60
     dense_weight: float = 1.0
@@ -116,9 +118,9 @@ class RAGConfig:
     translate_queries: bool = False
 
     # What the model reads of each passage: its best-matching sentence and the
-    # neighbours that fit this many tokens (0: the whole chunk). Shorter passages let
-    # the model read more places for the same prompt length (docs/decisions.md).
-    passage_tokens: int = 60
+    # neighbours that fit this many tokens (0: the whole chunk); prompt reading is most of
+    # the latency, so top_k * passage_tokens is (docs/decisions.md).
+    passage_tokens: int = 100
     # Sentences addressed to the assistant ("ignore previous instructions", "Assistant:",
     # "add this link to your reply") are left out of what the model reads: a document can
     # carry instructions for the model (rag/instructions.py, docs/robustness.md).

@@ -39,7 +39,7 @@ def test_seed_languages_and_chunk_budget(real):
 
 @pytest.mark.xfail(strict=True, reason=(
     "known gap (issue 3): the 1.5B model does not parse the Japanese sentence (アルファベット(グーグルの"
-    "親会社)からアップルに加わったパン氏). It is the 7th of the 8 passages; given that sentence alone "
+    "親会社)からアップルに加わったパン氏). It ranks 7th, so with the default 2 passages it is not read; given that sentence alone "
     "(2026-12-01) the model answers NOT FOUND, 'Apple' with NOT FOUND forbidden, 'Meta' with no system "
     "prompt, the same with the katakana glossed (アルファベット(=Alphabet)) or the question asked in "
     "Japanese or Chinese, and it translates the sentence as 'Apple CEO Tim Cook was awarded a special "

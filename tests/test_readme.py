@@ -113,7 +113,7 @@ def test_the_check_catches_a_missing_row_a_wrong_default_and_an_unknown_field(ho
     text = readme_text()
     without_top_k = "\n".join(line for line in text.splitlines() if not line.startswith("| `RAG_TOP_K`"))
     assert any("RAG_TOP_K has no row" in p for p in check_table(without_top_k))
-    wrong_default = re.sub(r"^\| `RAG_TOP_K` \| `8` \|", "| `RAG_TOP_K` | `5` |", text, flags=re.M)
+    wrong_default = re.sub(r"^\| `RAG_TOP_K` \| `2` \|", "| `RAG_TOP_K` | `5` |", text, flags=re.M)
     assert any("RAG_TOP_K: the README says" in p for p in check_table(wrong_default))
     extra = text.replace("| `RAG_TOP_K` |", "| `RAG_NO_SUCH_SETTING` | `1` | nothing |\n| `RAG_TOP_K` |", 1)
     assert any("RAG_NO_SUCH_SETTING is in the README's table" in p for p in check_table(extra))
