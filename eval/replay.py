@@ -101,6 +101,16 @@ def compare_items(old: Sequence[dict], new: Sequence[dict]) -> dict[str, list[di
     return {"changed": changed, "retrieval_changed": retrieval_changed}
 
 
+def recorded_gold_file(recorded: dict) -> Path:
+    """The gold file a report was run on (a held-out report replays the held-out
+    questions), or eval/gold.jsonl when the report does not name one that exists."""
+    named = Path(recorded.get("gold") or "")
+    for path in (named, REPO_ROOT / named):
+        if named.name and path.is_file():
+            return path.resolve()
+    return REPO_ROOT / "eval" / "gold.jsonl"
+
+
 def replay_gold_eval(recorded: dict, items: Sequence[dict], *, config: RAGConfig, seeds: Sequence[Path],
                      progress=None) -> dict:
     """Run the gold eval with the recorded answers of ``recorded`` (a gold report) as the
@@ -120,7 +130,8 @@ def main(argv: list[str] | None = None) -> int:
         description="Replay a gold report's recorded answers through the current pipeline (no model).")
     parser.add_argument("--from-report", type=Path, required=True, help="a report of python -m eval")
     parser.add_argument("--report-json", type=Path, required=True)
-    parser.add_argument("--gold", type=Path, default=REPO_ROOT / "eval" / "gold.jsonl")
+    parser.add_argument("--gold", type=Path,
+                        help="the questions (default: the recording's gold file when it exists, else eval/gold.jsonl)")
     parser.add_argument("--seeds", type=Path, nargs="+", default=[REPO_ROOT / "seeds"])
     parser.add_argument("--collection", default="gold-eval")
     args = parser.parse_args(argv)
@@ -136,8 +147,9 @@ def main(argv: list[str] | None = None) -> int:
     config = RAGConfig.from_env(collection=args.collection, llm="local")
     # The recording's split, so a test-split report is replayed on the same questions.
     split = recorded.get("split", "all")
-    report = replay_gold_eval(recorded, load_gold(args.gold, split=split), config=config, seeds=args.seeds)
-    report = {"gold": str(args.gold), "split": split, **report}
+    gold = args.gold or recorded_gold_file(recorded)
+    report = replay_gold_eval(recorded, load_gold(gold, split=split), config=config, seeds=args.seeds)
+    report = {"gold": str(gold), "split": split, **report}
     args.report_json.parent.mkdir(parents=True, exist_ok=True)
     args.report_json.write_text(json.dumps(report, ensure_ascii=False, indent=2), encoding="utf-8")
 

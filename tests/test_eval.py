@@ -329,3 +329,15 @@ def test_check_gold_rejects_loose_and_ungrounded_items(tmp_path):
     two = check([{**base, "id": "t", "question": "Who founded the bakery, and where is its second shop?",
                   "answers": [["Ada", "Leeds"], ["Ada"], ["Leeds"]], "sources": ["d1", "d2"]}])
     assert two.returncode == 0 and "Two-article answerable items (no single source holds every group): 1" in two.stdout
+
+
+def test_replay_reads_the_questions_of_the_file_the_report_was_run_on(tmp_path):
+    from eval.replay import recorded_gold_file
+    from rag.config import REPO_ROOT
+
+    heldout = tmp_path / "other.jsonl"
+    heldout.write_text("", encoding="utf-8")
+    assert recorded_gold_file({"gold": str(heldout)}) == heldout.resolve()
+    assert recorded_gold_file({"gold": "eval/heldout.jsonl"}) == REPO_ROOT / "eval" / "heldout.jsonl"
+    assert recorded_gold_file({"gold": str(tmp_path / "gone.jsonl")}) == REPO_ROOT / "eval" / "gold.jsonl"
+    assert recorded_gold_file({}) == REPO_ROOT / "eval" / "gold.jsonl"
