@@ -38,9 +38,8 @@ class ReplayLLM:
     The answering prompt gets the recorded raw answer of the question it asks (NOT
     FOUND when the recorded run had none); the follow-up check says "no" exactly when
     the recorded answer was refused by the retrieval gate, which is what a "no" led to.
-    An answer prompt after the recorded answer was given can only be the recheck on the
-    strongest passages (rag/answer.py): it gets NOT FOUND, so the recorded answer stands
-    (it already is the rechecked one when the recorded run took that).
+    An answer prompt after the recorded answer was given gets NOT FOUND, so the recorded
+    answer stands.
     """
 
     name = "replay"

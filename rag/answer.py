@@ -21,8 +21,7 @@ from .extractive import extractive_answer, highlight_spans, quote_pointed_passag
 from .figures import repair_scales
 from .language import detect_language, named_article_language, refusal_text
 from .names import add_source_spellings
-from .prompts import (NOT_FOUND, build_messages, mend_mixed_script_names, passage_reading, strip_annotations,
-                      strip_invented_spellings)
+from .prompts import NOT_FOUND, build_messages, passage_reading, strip_annotations, strip_invented_spellings
 from .refusal import (drop_unsupported_asides, is_non_answer, is_refusal, strip_refusal_marker, unsupported_numbers,
                       versions_not_in_articles, years_not_in_passages)
 from .retrieval import Hit, retrieve, select_passages
@@ -78,7 +77,7 @@ def tidy_answer(raw: str, sources: Sequence[str], *, language: str, year_wanted:
     """The model's answer after the rules that mend it against ``sources`` (what the
     model read: passages, question, conversation), in this order (rag/rules.py names
     them; ``config.rules_off`` skips any): source_spellings, invented_spellings,
-    mixed_script_names, scale_repair, unsupported_asides (a year no
+    scale_repair, unsupported_asides (a year no
     source has that completes a date is cut too, unless ``year_wanted``: the question asks
     for it). What is left may still state an invented figure: ``unsupported_numbers``
     judges that (invented_figure_refusal)."""
@@ -88,8 +87,6 @@ def tidy_answer(raw: str, sources: Sequence[str], *, language: str, year_wanted:
         text = add_source_spellings(text, sources)
     if on("invented_spellings"):
         text = strip_invented_spellings(text, sources)
-    if on("mixed_script_names"):
-        text = mend_mixed_script_names(text, sources)
     if on("scale_repair"):
         text = repair_scales(text, sources, language=language)
     if on("unsupported_asides"):
@@ -329,8 +326,8 @@ def _json_format_answer(question: str, passages: Sequence[Hit], *, language: str
 def _text_format_answer(question: str, passages: Sequence[Hit], *, language: str, turns, llm, strong: bool,
                         embedder, config: RAGConfig, timings: dict[str, float]) -> Iterator[str]:
     """The free-text answer's steps: generate (asked again on a refusal on strong
-    evidence), quote a pointed passage, check and mend the reply, recheck an answer
-    resting on weak passages; streams the model's words, returns the Reply."""
+    evidence), quote a pointed passage, check and mend the reply; streams the model's
+    words, returns the Reply."""
     kind = question_answer_kind(question)
     read = _what_the_model_read(passages, kind, question, turns, drop_addressed=config.drop_addressed_sentences)
     t0 = time.perf_counter()
@@ -352,14 +349,6 @@ def _text_format_answer(question: str, passages: Sequence[Hit], *, language: str
     if checked is None:
         return Reply(refusal_text(language), raw, True, [], llm.name)
     text, used = checked
-    if config.rule_on("recheck_weak_citations") and min(used) >= config.recheck_from_passage - 1:
-        # Only weak passages back this answer: see what the strongest ones say.
-        t0 = time.perf_counter()
-        strongest = passages[:min(RECHECK_PASSAGES, config.recheck_from_passage - 1)]
-        rechecked = answer_from_passages(question, strongest, llm=llm, config=config, language=language, history=turns)
-        timings["recheck"] = time.perf_counter() - t0
-        if rechecked is not None:
-            text, used, raw = rechecked  # ``strongest`` is a prefix: its indices are passages'
     return Reply(text, raw, False, used, llm.name, _highlighted(text, passages, used, embedder=embedder))
 
 
@@ -499,28 +488,6 @@ def _checked_answer(raw: str, passages: Sequence[Hit], read: list[str], *, quest
     if config.rule_on("invented_figure_refusal") and unsupported_numbers(text, read):
         return None
     return check_citations(text, passages, question=question)
-
-
-RECHECK_PASSAGES = 3  # how many of the best passages a weakly backed answer is checked on
-
-
-def answer_from_passages(question: str, passages: Sequence[Hit], *, llm, config: RAGConfig, language: str,
-                         history: Sequence[tuple[str, str]] = ()) -> tuple[str, list[int], str] | None:
-    """Ask once on ``passages`` alone and check the reply as ``ask`` does: (text,
-    indices of the cited passages, raw reply), or None when the reply is no usable answer
-    (a refusal, no answer at all, or a figure the passages do not hold). Not streamed:
-    it replaces an answer already shown."""
-    kind = question_answer_kind(question)
-    messages = build_messages(question, passages, language=language, history=list(history), answer_kind=kind,
-                              drop_addressed=config.drop_addressed_sentences)
-    reply = llm.stream(messages, max_tokens=config.max_tokens, temperature=config.temperature)
-    raw = strip_annotations("".join(reply)).strip()
-    if is_refusal(raw) or is_non_answer(raw, question):
-        return None
-    read = _what_the_model_read(passages, kind, question, list(history), drop_addressed=config.drop_addressed_sentences)
-    checked = _checked_answer(raw, passages, read, question=question, language=language, answer_kind=kind,
-                              config=config)
-    return None if checked is None else (*checked, raw)
 
 
 REFUSAL_WORDS = ("NOT", "NO")  # how the model starts "NOT FOUND" (and "NO ANSWER")

@@ -105,12 +105,6 @@ class RAGConfig:
     # sentence closest to the question is quoted instead of a refusal (docs/decisions.md).
     # False: such a reply is refused.
     quote_pointed_passage: bool = True
-    # An answer citing only passages numbered this or later (the weakest of top_k) is
-    # asked again on the best passages before them (at most 3) and replaced by that
-    # answer when the model gives one: the 1.5B model sometimes answers from a
-    # low-ranked passage in the question's own language, which rarely holds the answer
-    # (docs/decisions.md). 0: never asked again.
-    recheck_from_passage: int = 6
     # Translate the question into the languages of the indexed articles (one short LLM
     # call each) and search with every version as well. Off by default: the bundled
     # 1.5B model translates German or Vietnamese questions poorly and it triples latency;
@@ -226,8 +220,6 @@ class RAGConfig:
             raise ValueError(f"store_backend must be persistent or http, not {self.store_backend!r}")
         if self.top_k < 1 or self.candidates < self.top_k:
             raise ValueError("need 1 <= top_k <= candidates")
-        if self.recheck_from_passage < 0 or self.recheck_from_passage == 1:
-            raise ValueError("recheck_from_passage must be 0 (off) or at least 2")
         if not 0 <= self.chunk_overlap_tokens < self.chunk_tokens:
             raise ValueError("need 0 <= chunk_overlap_tokens < chunk_tokens")
         if min(self.api_max_body_bytes, self.api_max_waiting, self.upload_max_bytes, self.upload_max_files,

@@ -90,24 +90,6 @@ def strip_invented_spellings(text: str, sources: Sequence[str]) -> str:
     return _PARENTHESIS.sub(repl, text)
 
 
-_KATAKANA_THEN_HAN = re.compile(r"([\u30a1-\u30fa\u30fc・]{2,})([\u4e00-\u9fff])")
-
-
-def mend_mixed_script_names(text: str, sources: Sequence[str]) -> str:
-    """"トラピット・バンサ尔" -> "トラピット・バンサル": the model copies a katakana name and
-    ends it in Chinese (尔 for ル). Where the passages have the same katakana and one more
-    katakana character ending the name (and only one such), it replaces the Chinese one."""
-
-    def repl(match: re.Match) -> str:
-        head = match.group(1)
-        # The one character must end the passage's name, so a name is never left cut short.
-        endings = {m.group(1) for s in sources
-                   for m in re.finditer(re.escape(head) + r"([\u30a1-\u30fa])(?![\u30a1-\u30fa\u30fc・])", s)}
-        return head + endings.pop() if len(endings) == 1 else match.group(0)
-
-    return _KATAKANA_THEN_HAN.sub(repl, text)
-
-
 def annotate_cjk_numbers(text: str) -> str:
     """"143億ドル" -> "143億(=14.3 billion)ドル": the Western reading beside the number."""
 

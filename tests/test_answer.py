@@ -253,56 +253,6 @@ def test_a_pointing_reply_is_refused_on_weak_evidence_or_when_turned_off(indexed
         assert answer.refused and answer.citations == [] and answer.text == refusal_text("fr")
 
 
-def _prompt_passages(messages) -> list[str]:
-    return re.findall(r"^\[\d+\].*$", messages[-1]["content"], flags=re.M)
-
-
-def _prompt_chunk_ids(answer, config, embedder) -> list[str]:
-    from rag.retrieval import select_passages
-
-    chosen = select_passages(answer.retrieved, config.top_k, max_tokens=config.passage_tokens,
-                             count_tokens=embedder.count_tokens)
-    return [hit.chunk.chunk_id for hit in chosen]
-
-
-def _weak_then(recheck_reply):
-    """A model that answers from the last passage when it reads three, and says
-    ``recheck_reply`` when it reads fewer."""
-    return FakeLLM(lambda messages: "Bowen Zhang [3]." if len(_prompt_passages(messages)) == 3 else recheck_reply)
-
-
-def test_an_answer_from_weak_passages_only_is_replaced_by_the_strongest_passages_answer(
-        indexed, config, fake_embedder):
-    llm = _weak_then("Ruoming Pang [1].")
-    answer = ask("Qui a rejoint Meta ?", config=config.replace(recheck_from_passage=3), store=indexed,
-                 embedder=fake_embedder, llm=llm)
-    # Asked again on the passages before the weak one: the first two.
-    assert _prompt_passages(llm.calls[1]) == _prompt_passages(llm.calls[0])[:2]
-    assert not answer.refused and answer.text == "Ruoming Pang [1]." and answer.raw_text == "Ruoming Pang [1]."
-    assert answer.citations[0].chunk_id == _prompt_chunk_ids(answer, config, fake_embedder)[0]
-    assert "recheck" in answer.timings
-
-
-def test_a_weakly_backed_answer_stands_when_the_strongest_passages_give_none(indexed, config, fake_embedder):
-    for recheck_reply in ("NOT FOUND", "[1]", "Bowen Zhang a reçu 7777 euros [1]."):
-        answer = ask("Qui a rejoint Meta ?", config=config.replace(recheck_from_passage=3), store=indexed,
-                     embedder=fake_embedder, llm=_weak_then(recheck_reply))
-        assert not answer.refused and answer.text == "Bowen Zhang [1]."
-        assert answer.citations[0].chunk_id == _prompt_chunk_ids(answer, config, fake_embedder)[2]
-
-
-@pytest.mark.parametrize("reply, recheck_from", [
-    ("Bowen Zhang [2].", 3),  # a strong enough passage
-    ("Bowen Zhang [1] [3].", 3),  # backed by the first passage too
-    ("Bowen Zhang [3].", 0),  # turned off
-])
-def test_an_answer_backed_by_a_strong_passage_is_not_asked_again(indexed, config, fake_embedder, reply, recheck_from):
-    llm = FakeLLM(reply)
-    answer = ask("Qui a rejoint Meta ?", config=config.replace(recheck_from_passage=recheck_from), store=indexed,
-                 embedder=fake_embedder, llm=llm)
-    assert len(llm.calls) == 1 and not answer.refused and "recheck" not in answer.timings
-
-
 def test_second_attempt_plan():
     class Local:
         avoids_words = True

@@ -18,8 +18,6 @@ def test_bad_values_are_clear_errors():
         RAGConfig.from_env({"RAG_TOP_K": "many"})
     with pytest.raises(ValueError, match="llm must be"):
         RAGConfig.from_env({"RAG_LLM": "gpt"})
-    with pytest.raises(ValueError, match="recheck_from_passage"):
-        RAGConfig.from_env({"RAG_RECHECK_FROM_PASSAGE": "1"})  # nothing before passage 1 to check on
 
 
 def test_config_is_frozen():

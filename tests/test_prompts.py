@@ -71,18 +71,6 @@ def test_the_example_shows_a_name_from_another_script_with_the_passages_spelling
     assert "アンナ・ベルク氏" in SYSTEM_PROMPT and "Anna Berg (アンナ・ベルク)" in SYSTEM_PROMPT
 
 
-def test_mend_mixed_script_names():
-    from rag.prompts import mend_mixed_script_names
-
-    sources = ["その人物はトラピット・バンサルである。バンサルは、OpenAIの研究者だ。"]
-    assert mend_mixed_script_names("共同开发者是トラピット・バンサ尔 [1]。", sources) == "共同开发者是トラピット・バンサル [1]。"
-    # Only a character that ends the passage's name: no name is left cut short.
-    assert mend_mixed_script_names("是トラピ特 [1]。", sources) == "是トラピ特 [1]。"
-    # Katakana the passages do not continue, or continue two ways, is left alone.
-    assert mend_mixed_script_names("是メタ社 [1]。", sources) == "是メタ社 [1]。"
-    assert mend_mixed_script_names("是バン尔", ["バンサ。バンド。"]) == "是バン尔"
-
-
 def test_ordinal_questions_read_ordinal_words_with_their_number():
     from rag.answer_kind import ORDINAL
     from rag.prompts import strip_annotations

@@ -33,9 +33,7 @@ def test_an_unknown_rule_name_is_a_clear_error_naming_the_rules():
 
 def test_the_older_switches_still_turn_their_rule_off():
     assert not RAGConfig(quote_pointed_passage=False).rule_on("quote_pointed_passage")
-    assert not RAGConfig(recheck_from_passage=0).rule_on("recheck_weak_citations")
     assert not RAGConfig(source_spellings=False).rule_on("source_spellings")
-    assert RAGConfig().rule_on("recheck_weak_citations")
 
 
 SOURCES = ["Orvia raised 2.5 billion dollars from Kelpa in 2019 (オルヴィア).", "Who funded Orvia?"]
