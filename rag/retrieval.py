@@ -159,9 +159,15 @@ def top_positions(scores: np.ndarray, k: int) -> np.ndarray:
     return np.concatenate([above, np.flatnonzero(scores == kth)[: k - len(above)]])
 
 
-def _bm25_index(store) -> BM25Index:
-    """The store's BM25 index, built once per change of the store."""
-    return store.cached("bm25", lambda: BM25Index([c.embedding_text() for c in store.all_chunks()]))
+def _bm25_index(store) -> tuple[list[Chunk], BM25Index]:
+    """The store's chunks and their BM25 index, built together once per change of the
+    store (read apart, a write between the two reads left positions naming other chunks)."""
+
+    def build() -> tuple[list[Chunk], BM25Index]:
+        chunks = store.all_chunks()
+        return chunks, BM25Index([c.embedding_text() for c in chunks])
+
+    return store.cached("bm25", build)
 
 
 def retrieve(
@@ -201,7 +207,7 @@ def retrieve(
 
     t1 = time.perf_counter()
     term_index = store.sentence_terms() if use_terms else None
-    chunks = store.all_chunks() if config.bm25_weight > 0 else []
+    chunks, index = _bm25_index(store) if config.bm25_weight > 0 else ([], None)
     kind = question_answer_kind(queries[0]) if term_index is not None and config.answer_kind_boost else None
     sentence_bonus = term_index.kind_mask(kind) * config.answer_kind_boost if kind else None
     candidates = max(config.candidates, limit)
@@ -262,7 +268,6 @@ def retrieve(
     bm25: dict[str, float] = {}
     if config.bm25_weight > 0:
         rankings: list[tuple[list[str], float]] = [([cid for cid, _ in ranked], config.dense_weight)]
-        index = _bm25_index(store)
         for q, query in enumerate(queries):
             language = languages[q] if languages else None
             top = index.top(query, len(chunks))

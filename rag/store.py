@@ -189,6 +189,9 @@ class ChunkStore:
         self._client = client
         self.collection_name = collection_name
         self.embedder_name = embedder_name
+        # Held by every write, and by the reads that see the whole index at once (catalog,
+        # all_chunks): in the UI an upload writes while questions are answered, and a write
+        # adds a document's new chunks and deletes the old ones in separate Chroma calls.
         self._lock = threading.Lock()
         self._collection = client.get_or_create_collection(
             collection_name,
@@ -207,8 +210,7 @@ class ChunkStore:
         self._vector_store = ChromaVectorStore(chroma_collection=self._collection)
         self._cache_dir = Path(cache_dir) if cache_dir else None
         self._catalog: IndexCatalog | None = None
-        self._chunks_token: str | None = None
-        self._chunks: list[Chunk] = []
+        self._chunks: tuple[str, list[Chunk]] | None = None  # (change token, all_chunks())
         self._derived: dict[str, tuple[str, object]] = {}
         self._max_batch: int | None = None
         if not self.change_token():
@@ -352,9 +354,11 @@ class ChunkStore:
         """The index-wide facts (documents, languages, latent terms, mentions) for the
         current change token: one small read per call, a rebuild only after a change."""
         token = self.change_token()
-        if self._catalog is None or self._catalog.token != token:
-            self._catalog = self._load_catalog(token) or self._build_catalog(token)
-        return self._catalog
+        catalog = self._catalog
+        if catalog is None or catalog.token != token:
+            catalog = self._load_catalog(token) or self._build_catalog(*self._snapshot())
+            self._catalog = catalog
+        return catalog
 
     def list_documents(self) -> list[DocumentInfo]:
         return list(self.catalog().documents)
@@ -378,11 +382,11 @@ class ChunkStore:
     def all_chunks(self) -> list[Chunk]:
         """Every chunk, ordered by document and position: reads the whole collection
         (once per change). Questions do not need it unless BM25 is on."""
-        token = self.change_token()
-        if self._chunks_token != token:
-            self._chunks = [chunk for chunk, _ in self._all_with_meta()]
-            self._chunks_token = token
-        return self._chunks
+        kept = self._chunks
+        if kept is None or kept[0] != self.change_token():
+            token, rows = self._snapshot()
+            kept = self._chunks = (token, [chunk for chunk, _ in rows])  # one assignment: token and chunks agree
+        return kept[1]
 
     def chunks_of(self, doc_id: str) -> list[Chunk]:
         got = self._collection.get(where={"document_id": doc_id}, include=["documents", "metadatas"])
@@ -405,6 +409,15 @@ class ChunkStore:
         got = self._collection.get(ids=list(chunk_ids), include=["embeddings"])
         return {i: np.asarray(e, dtype=np.float32) for i, e in zip(got["ids"], got["embeddings"])}
 
+    def _snapshot(self) -> tuple[str, list[tuple[Chunk, dict]]]:
+        """The change token and every chunk, read together under the write lock: between a
+        write's add and its delete a read would see both versions of a document (and a
+        delete between two pages of the read would skip rows), and the token read before
+        it would name the index before the write. Other processes' writes (ingest.py) are
+        not held off; their token bump after the write makes the next call read again."""
+        with self._lock:
+            return self.change_token(), self._all_with_meta()
+
     def _all_with_meta(self) -> list[tuple[Chunk, dict]]:
         rows = []
         total = self.count()
@@ -416,8 +429,7 @@ class ChunkStore:
         rows.sort(key=lambda row: (row[0].doc_id, row[0].index))
         return rows
 
-    def _build_catalog(self, token: str) -> IndexCatalog:
-        rows = self._all_with_meta()
+    def _build_catalog(self, token: str, rows: list[tuple[Chunk, dict]]) -> IndexCatalog:
         catalog = build_catalog(token, rows)
         if self._cache_dir is not None:
             try:

@@ -42,3 +42,45 @@ def test_sentence_transformers_backend_offline(tiny_model_dir, monkeypatch):
 def test_unknown_embedder_is_a_clear_error():
     with pytest.raises(ValueError, match="unknown embedder"):
         get_embedder(config=RAGConfig(embedder="word2vec"))
+
+
+def test_sentence_transformers_calls_run_one_at_a_time(monkeypatch):
+    # transformers sets truncation and padding on the one Rust tokenizer per call: from two
+    # threads (a question beside an upload in the UI) a count ran truncated (128 of 400
+    # tokens) and a batch untruncated. The embedder lets one call in at a time.
+    import threading
+    import time
+
+    import sentence_transformers
+
+    active, overlaps = [0], []
+
+    def one_at_a_time(result):
+        active[0] += 1
+        overlaps.append(active[0])
+        time.sleep(0.01)
+        active[0] -= 1
+        return result
+
+    class Model:
+        def __init__(self, name, device):
+            self.tokenizer = lambda text, add_special_tokens: one_at_a_time({"input_ids": text.split()})
+
+        def get_embedding_dimension(self):
+            return 2
+
+        def encode(self, texts, **kwargs):
+            return one_at_a_time(np.ones((len(texts), 2)) / np.sqrt(2))
+
+    monkeypatch.setattr(sentence_transformers, "SentenceTransformer", Model)
+    from rag.embeddings import SentenceTransformerEmbedder
+
+    embedder = SentenceTransformerEmbedder("fake")
+    calls = [lambda: embedder.embed_passages(["a b"]), lambda: embedder.count_tokens("a b c"),
+             lambda: embedder.embed_queries(["a"])] * 4
+    threads = [threading.Thread(target=call) for call in calls]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(10)
+    assert len(overlaps) == len(calls) and max(overlaps) == 1

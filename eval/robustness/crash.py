@@ -313,19 +313,30 @@ def crash_test(root: Path, *, kills: int, files: int, seed: int = 0, deadline: f
     return result
 
 
-def run_section(*, kills: int, files: int) -> list:
+def kill_summary(test, prefix: str, *, after: str, kills: int, **kwargs) -> tuple[str, bool, object]:
+    """A kill section's run: ``test`` (``crash_test``, ``upload_kill.upload_kill_test``)
+    with ``kills`` and ``kwargs`` in a temporary folder named ``prefix``..., its first 20
+    problems printed. Returns the row's figures ("K kills (phase: n, ...); P problems
+    after <after>; S s"), whether every kill landed and nothing was wrong, and the result
+    (``kills``, ``by_phase``, ``problems`` as (round, problem), ``seconds``)."""
     import tempfile
 
-    from .report import Row
-
-    with tempfile.TemporaryDirectory(prefix="rag-crash-") as tmp:
-        result = crash_test(Path(tmp), kills=kills, files=files, deadline=1500)
+    with tempfile.TemporaryDirectory(prefix=prefix) as tmp:
+        result = test(Path(tmp), kills=kills, **kwargs)
     phases = ", ".join(f"{p}: {n}" for p, n in sorted(result.by_phase.items()))
     for round_no, problem in result.problems[:20]:
         print(f"    round {round_no}: {problem}")
-    return [Row("crash safety", f"SIGKILL of ingest.py, {files} files, {result.updates} file updates",
-                f"{result.kills} kills ({phases}); {len(result.problems)} problems after re-runs; "
-                f"{result.seconds:.0f} s", result.kills >= kills and not result.problems,
+    measured = (f"{result.kills} kills ({phases}); {len(result.problems)} problems after {after}; "
+                f"{result.seconds:.0f} s")
+    return measured, result.kills >= kills and not result.problems, result
+
+
+def run_section(*, kills: int, files: int) -> list:
+    from .report import Row
+
+    measured, ok, result = kill_summary(crash_test, "rag-crash-", after="re-runs", kills=kills, files=files,
+                                        deadline=1500)
+    return [Row("crash safety", f"SIGKILL of ingest.py, {files} files, {result.updates} file updates", measured, ok,
                 "0 duplicate / orphan / missing chunks, --list agrees")]
 
 

