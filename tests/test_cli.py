@@ -46,12 +46,16 @@ def test_prints_the_answer_its_sources_and_the_score(scripted, capsys):
 
 
 def test_a_refusal_by_the_gate_names_the_score_and_the_setting(scripted, capsys, monkeypatch):
-    monkeypatch.setenv("RAG_MIN_SCORE", "1.0")
     scripted(_answer(refused=True, backend="retrieval-gate"))
     assert main(["Who won the World Cup?"]) == 0
     out, err = capsys.readouterr()
     assert "The articles don't say." in out and "Sources" not in out
-    assert "refused before the model ran: best retrieval score 0.934 < RAG_MIN_SCORE 1" in err
+    assert "refused before the model ran: best retrieval score 0.934 < the gate's threshold" in err
+    assert "from off-topic probes" in err  # the default gate
+    monkeypatch.setenv("RAG_GATE_CALIBRATION", "fixed")
+    monkeypatch.setenv("RAG_MIN_SCORE", "1.0")
+    assert main(["Who won the World Cup?"]) == 0
+    assert "refused before the model ran: best retrieval score 0.934 < RAG_MIN_SCORE 1" in capsys.readouterr().err
 
 
 def test_errors_are_one_line_and_exit_1(scripted, capsys):
