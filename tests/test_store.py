@@ -71,6 +71,24 @@ def test_dense_search_returns_cosine_scores(articles, config, store, fake_embedd
     assert hits[0][1] >= hits[1][1]
 
 
+def test_dense_search_does_not_count_the_index(articles, config, store, fake_embedder, monkeypatch):
+    """A count grows with the index (13 ms a question at 100k chunks): the search asks
+    Chroma for k chunks and takes what there is."""
+    from rag.store import ChunkStore
+
+    vector = fake_embedder.embed_queries(["Where did Pang work?"])[0]
+    with monkeypatch.context() as patch:
+        patch.setattr(ChunkStore, "count", lambda self: pytest.fail("counted the index"))
+        assert store.dense_search(vector, 5) == []  # an empty index
+    ingest_paths([articles], config=config, store=store, embedder=fake_embedder)
+    every = sorted(c.chunk_id for c in store.all_chunks())
+    monkeypatch.setattr(ChunkStore, "count", lambda self: pytest.fail("counted the index"))
+    hits = store.dense_search(vector, len(every) + 50)  # more than the index holds
+    assert sorted(chunk.chunk_id for chunk, _ in hits) == every
+    assert [score for _, score in hits] == sorted((score for _, score in hits), reverse=True)
+    assert len(store.dense_search(vector, 2)) == 2 and store.dense_search(vector, 0) == []
+
+
 def test_other_embedder_is_a_clear_error(config, store, fake_embedder):
     class Other:
         name = "st:some-other-model"
