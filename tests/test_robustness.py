@@ -415,6 +415,7 @@ def test_five_ui_sessions_during_an_upload_each_see_only_their_own_article(tmp_p
     assert result.over_bound == 0 and result.llm_max_active == 1
     assert result.ingest_report.startswith("10 added") and len(result.waits) == 10
     slow = result.slow
+    assert slow.problems == []
     assert slow.report.startswith("6 added") and len(slow.turns) == 2 and slow.waits
     assert slow.before_upload_ended >= 1 and slow.waits[0] < slow.upload_seconds / 2
 

