@@ -66,6 +66,8 @@ def retrieval_note(answer, config) -> str:
 
 
 def _threshold(answer, config) -> str:
+    if config.gate_calibration == "off":
+        return "no gate (RAG_GATE_CALIBRATION=off)"
     if config.gate_calibration == "probes":
         return f"the gate's threshold {answer.gate_threshold:.3f} from off-topic probes"
     return f"RAG_MIN_SCORE {config.min_score:g}"

@@ -215,7 +215,7 @@ def _open_index(store, embedder, *, config: RAGConfig):
 
         store = open_store(config=config, embedder=embedder)
         index_seeds(store=store, embedder=embedder, config=config)  # only when empty
-    if store.count() == 0:
+    if store.catalog().chunks == 0:  # the catalog is read per question anyway; a count() grows with the index
         raise EmptyIndexError("No articles are indexed yet. Add some first: python ingest.py FOLDER_OR_FILES")
     return store, embedder
 
@@ -223,7 +223,9 @@ def _open_index(store, embedder, *, config: RAGConfig):
 def gate_threshold(*, store, embedder, config: RAGConfig) -> float:
     """The best retrieval score under which a question is refused before the model runs:
     ``min_score``, or with ``gate_calibration="probes"`` the index's own threshold from
-    off-topic probe questions (rag/off_topic.py)."""
+    off-topic probe questions (rag/off_topic.py); no threshold with ``"off"``."""
+    if config.gate_calibration == "off":
+        return float("-inf")
     if config.gate_calibration != "probes":
         return config.min_score
     from .off_topic import calibrated_min_score, probe_scores

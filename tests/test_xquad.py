@@ -91,7 +91,7 @@ def xquad_dir(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def xconfig(tmp_path: Path) -> RAGConfig:
-    return RAGConfig(data_dir=tmp_path / "data", gate_calibration="fixed", min_score=0.0, chunk_tokens=60, chunk_overlap_tokens=10,
+    return RAGConfig(data_dir=tmp_path / "data", gate_calibration="off", chunk_tokens=60, chunk_overlap_tokens=10,
                      top_k=2)
 
 

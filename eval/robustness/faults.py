@@ -61,7 +61,7 @@ def chroma_goes_away(root: Path, port: int | None = None) -> list[Fault]:
     server = start_chroma(root / "chroma-server", port)
     try:
         config = RAGConfig(data_dir=root / "unused", store_backend="http", chroma_port=port, collection="faults",
-                           llm="extractive", gate_calibration="fixed", min_score=0.0, top_k=3)
+                           llm="extractive", gate_calibration="off", top_k=3)
         embedder = HashEmbedder()
         store = open_store(config=config, embedder=embedder)
         ingest_paths(small_articles(root / "articles", 4), config=config, store=store, embedder=embedder)

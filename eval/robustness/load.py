@@ -117,7 +117,7 @@ def load_test(root: Path, *, clients: int = 20, rounds: int = 3, ingest_files: i
     from .corpus import small_articles
     from .crash import HashEmbedder
 
-    config = RAGConfig(data_dir=root / "data", collection="load", gate_calibration="fixed", min_score=0.0, top_k=3, chunk_tokens=60,
+    config = RAGConfig(data_dir=root / "data", collection="load", gate_calibration="off", top_k=3, chunk_tokens=60,
                        chunk_overlap_tokens=10, api_max_waiting=max_waiting, api_queue_timeout=queue_timeout,
                        translate_queries=False)
     embedder = HashEmbedder()

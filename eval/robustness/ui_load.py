@@ -258,7 +258,7 @@ def start_ui(root: Path, *, delay: float):
     from .corpus import small_articles
     from .crash import HashEmbedder
 
-    config = RAGConfig(data_dir=root / "data", collection="ui-load", gate_calibration="fixed", min_score=0.0, top_k=3, chunk_tokens=60,
+    config = RAGConfig(data_dir=root / "data", collection="ui-load", gate_calibration="off", top_k=3, chunk_tokens=60,
                        chunk_overlap_tokens=10, translate_queries=False, llm="local")
     embedder = HashEmbedder()
     store = open_store(config=config, embedder=embedder)
