@@ -423,6 +423,7 @@ class RagUI(Resources):
             return (f"⚠️ Indexing failed: {message}", *self.refresh_documents())
         lines = [f"**{report.summary()}**"]
         lines += [f"- skipped {name}: {reason}" for name, reason in report.skipped]
+        lines += [f"- {line}" for line in report.decoded_lines(lambda file: Path(file).name)]
         return ("\n".join(lines), *self.refresh_documents())
 
     def delete_document(self, doc_id: str | None) -> tuple[str, dict, Any, str]:

@@ -362,6 +362,16 @@ def test_the_files_suite_on_odd_names_links_and_special_files(tmp_path):
     assert result.offered >= 30 and result.indexed >= 25 and result.skipped >= 5
 
 
+def test_the_files_suite_reads_legacy_encodings_and_says_so(tmp_path):
+    # Shift-JIS, EUC-JP, GB18030, Big5, EUC-KR, Latin-1, cp1252 and a <meta charset> page
+    # are read and reported; UTF-8 with Latin-1 pasted in and broken UTF-8 are skipped.
+    from eval.robustness.files import Options, measured, run_files
+
+    (result,) = run_files(Options(tiny=10), only=["encodings"], base=tmp_path)
+    assert result.ok, measured(result)
+    assert (result.indexed, result.skipped, result.decoded) == (14, 5, 9)
+
+
 # -- crash safety of the index ---------------------------------------------------------------
 def test_ingest_killed_at_each_step_leaves_an_index_that_a_rerun_makes_whole(tmp_path):
     from eval.robustness.crash import crash_test

@@ -247,6 +247,19 @@ def test_upload_indexes_good_files_under_their_names_and_reports_bad_ones(indexe
     assert "1 unchanged" in rag_ui.ingest_files([str(good)])[0]
 
 
+def test_an_upload_read_from_a_legacy_encoding_says_so(indexed, config, fake_embedder, tmp_path):
+    rag_ui = make_ui(config, indexed, fake_embedder)
+    path = tmp_path / "gradio-tmp" / "x1" / "rapport.txt"
+    path.parent.mkdir(parents=True)
+    text = ("Le conseil a voté jeudi la rénovation de la gare, dont le coût est estimé à deux millions "
+            "d'euros. Les travaux débuteront après l'été.")
+    path.write_bytes(text.encode("cp1252"))
+    result, *_ = rag_ui.ingest_files([str(path)])
+    assert "1 added" in result and "- read as windows-1252 (Latin-1) (not UTF-8): rapport.txt" in result
+    assert "rag-upload-" not in result
+    assert [c.text for c in indexed.chunks_of("rapport")] == [text]
+
+
 def test_upload_of_two_files_with_one_name_keeps_the_first_and_says_so(indexed, config, fake_embedder, tmp_path):
     rag_ui = make_ui(config, indexed, fake_embedder)
     paths = []
