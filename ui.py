@@ -27,7 +27,7 @@ from typing import Any, Iterator  # noqa: E402
 
 import gradio as gr  # noqa: E402
 
-from rag.answer import MAX_QUESTION_CHARS, Answer, Citation, EmptyIndexError, ask_stream  # noqa: E402
+from rag.answer import MAX_QUESTION_CHARS, Answer, Citation, EmptyIndexError, ask_stream, question_text  # noqa: E402
 from rag.config import RAGConfig  # noqa: E402
 from rag.resources import Resources  # noqa: E402
 from rag.language import REFUSALS, language_name  # noqa: E402
@@ -286,7 +286,7 @@ class RagUI(Resources):
              ) -> Iterator[tuple[list, str, str]]:
         """Stream one answer: yields (chat messages, sources HTML, question box value)."""
         history = list(history or [])
-        question = (question or "").strip()
+        question = question_text(question)
         if not question:
             yield history + [error_message("Please type a question first.")], SOURCES_EMPTY, ""
             return
