@@ -2,8 +2,8 @@
 
 A file that is not UTF-8 is read as the encoding an HTML page declares (``<meta
 charset>``), else as the one a detector (charset-normalizer) finds, but only when it
-is sure; otherwise the file is skipped with the likely encodings named. How sure was
-measured on sample texts in 12 languages: docs/robustness.md (2026-12-07).
+is sure; otherwise the file is skipped with the likely encodings named. How sure:
+``python -m eval.encodings`` (157 texts in 3 sets, 0 read wrong; docs/robustness.md).
 """
 
 from __future__ import annotations

@@ -634,9 +634,12 @@ def test_a_whole_index_read_never_sees_two_versions_of_a_document_another_proces
     import sys
     import time
 
-    stop = tmp_path / "stop"
+    from rag.config import REPO_ROOT
+
+    stop = tmp_path / "stop"  # ends the writer; 30 s is only its bound if the test dies
     writer = subprocess.Popen([sys.executable, "-c", _WRITER, str(config.data_dir), fake_embedder.name,
-                               str(fake_embedder.dim), "8", str(stop)], stdout=subprocess.PIPE, text=True)
+                               str(fake_embedder.dim), "30", str(stop)], stdout=subprocess.PIPE, text=True,
+                              cwd=REPO_ROOT)
     reads, torn = 0, []
     try:
         deadline = time.monotonic() + 20
