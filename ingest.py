@@ -101,6 +101,8 @@ def main(argv: list[str] | None = None) -> int:
         bar.close()
     for name, reason in report.skipped:
         print(f"skipped: {printable(reason)}", file=sys.stderr)
+    for line in report.decoded_lines():
+        print(line)
     print(report.summary())
     # Documents indexed by an older version (or other chunk settings) are brought up to date too.
     from rag.indexing import reindex_outdated

@@ -27,7 +27,7 @@ from typing import Any, Iterator  # noqa: E402
 
 import gradio as gr  # noqa: E402
 
-from rag.answer import MAX_QUESTION_CHARS, Answer, Citation, EmptyIndexError, ask_stream  # noqa: E402
+from rag.answer import MAX_QUESTION_CHARS, Answer, Citation, EmptyIndexError, ask_stream, question_text  # noqa: E402
 from rag.config import RAGConfig  # noqa: E402
 from rag.resources import Resources  # noqa: E402
 from rag.language import REFUSALS, language_name  # noqa: E402
@@ -286,7 +286,7 @@ class RagUI(Resources):
              ) -> Iterator[tuple[list, str, str]]:
         """Stream one answer: yields (chat messages, sources HTML, question box value)."""
         history = list(history or [])
-        question = (question or "").strip()
+        question = question_text(question)
         if not question:
             yield history + [error_message("Please type a question first.")], SOURCES_EMPTY, ""
             return
@@ -423,6 +423,7 @@ class RagUI(Resources):
             return (f"⚠️ Indexing failed: {message}", *self.refresh_documents())
         lines = [f"**{report.summary()}**"]
         lines += [f"- skipped {name}: {reason}" for name, reason in report.skipped]
+        lines += [f"- {line}" for line in report.decoded_lines(lambda file: Path(file).name)]
         return ("\n".join(lines), *self.refresh_documents())
 
     def delete_document(self, doc_id: str | None) -> tuple[str, dict, Any, str]:

@@ -9,6 +9,7 @@ reliable than asking a 1.5B model to judge). This module runs those stages in or
 
 from __future__ import annotations
 
+import re
 import time
 from dataclasses import dataclass, field
 from typing import Iterator, NamedTuple, Sequence
@@ -27,6 +28,7 @@ from .refusal import (drop_unsupported_asides, is_non_answer, is_refusal, strip_
 from .retrieval import Hit, retrieve, select_passages
 
 MAX_QUESTION_CHARS = 2000
+_SURROGATE = re.compile("[\ud800-\udfff]")
 # Answer.backend of refusals decided before any model ran.
 RETRIEVAL_GATE, YEAR_GATE, VERSION_GATE = "retrieval-gate", "year-gate", "version-gate"
 
@@ -194,8 +196,15 @@ class Reply(NamedTuple):
     highlights: dict[int, tuple[int, int]] | None = None
 
 
+def question_text(question: str | None) -> str:
+    """The question stripped, its unpaired UTF-16 surrogates (a "\\ud800" escape in a
+    client's JSON) made U+FFFD: no library encodes them (the language detector raised
+    UnicodeEncodeError), and the rest of the question can still be answered."""
+    return _SURROGATE.sub("\ufffd", question or "").strip()
+
+
 def _checked_question(question: str) -> str:
-    question = (question or "").strip()
+    question = question_text(question)
     if not question:
         raise ValueError("The question is empty.")
     if len(question) > MAX_QUESTION_CHARS:

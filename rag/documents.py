@@ -25,6 +25,7 @@ class Document:
     language: str
     source: str
     content_hash: str
+    encoding: str = "utf-8"  # what the file was read as: "utf-8", "utf-16" or a legacy codec (rag/encodings.py)
 
 
 def content_hash(data: bytes) -> str:
@@ -92,26 +93,35 @@ def find_files(paths: list[Path]) -> list[Path]:
     return found
 
 
-def decode_text(data: bytes, name: str) -> str:
+def decode_text(data: bytes, name: str, *, html: bool = False) -> tuple[str, str]:
+    """The file's text and the encoding it was read as: "utf-8", "utf-16" (with its
+    byte-order mark), or a legacy one that an HTML page declares or that is detected
+    surely (rag/encodings.py); a file read as none of them raises DocumentError."""
     if not data.strip():
         raise DocumentError(f"{name}: the file is empty")
     if data.startswith((b"\xff\xfe", b"\xfe\xff")):
         # UTF-16 with its byte-order mark: what Windows editors save as "Unicode".
         try:
-            return decode_text(data.decode("utf-16").encode("utf-8"), name)
+            return decode_text(data.decode("utf-16").encode("utf-8"), name)[0], "utf-16"
         except UnicodeDecodeError:
             raise DocumentError(f"{name}: broken UTF-16 text; save it as UTF-8 and retry") from None
     if b"\x00" in data:
         raise DocumentError(f"{name}: looks like a binary file, not text")
     try:
-        text = data.decode("utf-8-sig")
+        text, encoding = data.decode("utf-8-sig"), "utf-8"
     except UnicodeDecodeError as exc:
-        raise DocumentError(f"{name}: not UTF-8 text (byte {exc.start}); save it as UTF-8 and retry") from None
+        from .encodings import read_legacy
+
+        legacy = read_legacy(data, html=html)
+        if legacy.text is None:
+            raise DocumentError(f"{name}: not UTF-8 text (byte {exc.start}); {legacy.why}; "
+                                "save it as UTF-8 and retry") from None
+        text, encoding = legacy.text, legacy.encoding
     sample = text[:65536]
     controls = len(_BINARY_CONTROLS.findall(sample))
     if controls > 16 and controls * 10 > len(sample):  # over 10%: not prose
         raise DocumentError(f"{name}: looks like a binary file, not text ({controls} control characters)")
-    return text.replace("\r\n", "\n").replace("\r", "\n")
+    return text.replace("\r\n", "\n").replace("\r", "\n"), encoding
 
 
 def parse_document(data: bytes, name: str, *, doc_id: str | None = None, source: str = "") -> Document:
@@ -122,8 +132,9 @@ def parse_document(data: bytes, name: str, *, doc_id: str | None = None, source:
     shown = printable(name)
     if suffix not in SUPPORTED_SUFFIXES:
         raise DocumentError(f"{shown}: unsupported file type {printable(suffix) or '(none)'}; use .txt, .md or .html")
-    raw = decode_text(data, shown)
-    if suffix in (".html", ".htm"):
+    html = suffix in (".html", ".htm")
+    raw, encoding = decode_text(data, shown, html=html)
+    if html:
         title, text = html_to_text(raw)
     else:
         title, text = None, raw
@@ -137,7 +148,8 @@ def parse_document(data: bytes, name: str, *, doc_id: str | None = None, source:
         text=text,
         language=detect_language(text),
         source=source or name,
-        content_hash=content_hash(data),
+        content_hash=content_hash(data),  # of the bytes: files indexed before keep their keys
+        encoding=encoding,
     )
 
 

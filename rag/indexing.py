@@ -31,6 +31,13 @@ class IngestReport:
     unchanged: list[str] = field(default_factory=list)
     skipped: list[tuple[str, str]] = field(default_factory=list)  # (file, reason)
     chunks: int = 0
+    decoded: list[tuple[str, str]] = field(default_factory=list)  # (file, codec): indexed from a legacy encoding
+
+    def decoded_lines(self, name: Callable[[str], str] = printable) -> list[str]:
+        """One line per file indexed from a legacy encoding, so its reader can check the text."""
+        from .encodings import encoding_name
+
+        return [f"read as {encoding_name(codec)} (not UTF-8): {name(file)}" for file, codec in self.decoded]
 
     def summary(self) -> str:
         text = (
@@ -196,6 +203,8 @@ def ingest_paths(
                 report.unchanged.append(document.doc_id)
             else:
                 batch.append(prepared)
+                if document.encoding not in ("utf-8", "utf-16"):
+                    report.decoded.append((str(path), document.encoding))
         except DocumentError as exc:
             report.skipped.append((str(path), str(exc)))
         pending.append(path.name)

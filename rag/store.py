@@ -12,6 +12,7 @@ import base64
 import dataclasses
 import logging
 import math
+import os
 import re
 import threading
 import uuid
@@ -170,6 +171,38 @@ CHUNKS_KEY = "chunks"
 _GET_BATCH = 5000
 
 
+@contextmanager
+def _index_file_lock(path: Path | None, *, exclusive: bool):
+    """``path`` locked with flock against other processes on the data dir: exclusive for
+    a write, shared for a whole-index read. The kernel drops the lock with its process, so
+    a killed ingest leaves none behind. ``None`` (a Chroma server, which processes on other
+    machines share) or a lock file that cannot be opened holds nothing."""
+    fd = _open_lock_file(path) if path is not None else None
+    if fd is None:
+        yield
+        return
+    import fcntl
+
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
+        yield
+    finally:
+        os.close(fd)  # releases the lock
+
+
+def _open_lock_file(path: Path) -> int | None:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+    except OSError:
+        pass
+    try:  # another user's lock file: flock works on a read-only descriptor too
+        return os.open(path, os.O_RDONLY)
+    except OSError as exc:  # a read-only, full or broken data dir: Chroma's own error says more
+        logging.getLogger(__name__).warning("could not open the index lock file %s: %s", path, exc)
+        return None
+
+
 @dataclass(frozen=True)
 class IndexCatalog:
     """What questions need from the whole index, built once per change token (and
@@ -185,14 +218,16 @@ class IndexCatalog:
 
 class ChunkStore:
     def __init__(self, client, collection_name: str, embedder_name: str, dim: int, *,
-                 cache_dir: Path | str | None = None) -> None:
+                 cache_dir: Path | str | None = None, lock_path: Path | str | None = None) -> None:
         self._client = client
         self.collection_name = collection_name
         self.embedder_name = embedder_name
         # Held by every write, and by the reads that see the whole index at once (catalog,
         # all_chunks): in the UI an upload writes while questions are answered, and a write
         # adds a document's new chunks and deletes the old ones in separate Chroma calls.
+        # ``lock_path`` does the same across processes (the app and ingest.py): _held.
         self._lock = threading.Lock()
+        self._lock_path = Path(lock_path) if lock_path else None
         self._collection = client.get_or_create_collection(
             collection_name,
             embedding_function=None,  # we always pass vectors; Chroma's default would download a model
@@ -279,7 +314,7 @@ class ChunkStore:
             nodes.extend(_document_nodes(chunks, vectors, source, sentence_terms, index_key))
             new_ids.update(c.chunk_id for c in chunks)
             doc_ids.append(chunks[0].doc_id)
-        with self._lock:
+        with self._held(exclusive=True):
             old_ids = set(self._ids_of(doc_ids))
             with self._changing():
                 for piece in self._pieces(nodes):
@@ -288,7 +323,7 @@ class ChunkStore:
                     self._collection.delete(ids=list(piece))
 
     def delete_document(self, doc_id: str) -> int:
-        with self._lock:
+        with self._held(exclusive=True):
             ids = self._ids_of([doc_id])
             if ids:
                 with self._changing():
@@ -297,11 +332,20 @@ class ChunkStore:
         return len(ids)
 
     def reset(self) -> None:
-        with self._lock:
+        with self._held(exclusive=True):
             ids = self._collection.get(include=[])["ids"]
             with self._changing():
                 for piece in self._pieces(ids):
                     self._collection.delete(ids=list(piece))
+
+    @contextmanager
+    def _held(self, *, exclusive: bool):
+        """This process's lock, then the data dir's lock file against other processes:
+        exclusive from a write's read of the old ids to its token bump (two writers of one
+        document would each keep their version), shared for a whole-index read, so no read
+        sees a write half done; other processes' reads still run side by side."""
+        with self._lock, _index_file_lock(self._lock_path, exclusive=exclusive):
+            yield
 
     @contextmanager
     def _changing(self):
@@ -410,13 +454,22 @@ class ChunkStore:
         return {i: np.asarray(e, dtype=np.float32) for i, e in zip(got["ids"], got["embeddings"])}
 
     def _snapshot(self) -> tuple[str, list[tuple[Chunk, dict]]]:
-        """The change token and every chunk, read together under the write lock: between a
-        write's add and its delete a read would see both versions of a document (and a
-        delete between two pages of the read would skip rows), and the token read before
-        it would name the index before the write. Other processes' writes (ingest.py) are
-        not held off; their token bump after the write makes the next call read again."""
-        with self._lock:
-            return self.change_token(), self._all_with_meta()
+        """The change token and every chunk, read while no write runs: between a write's
+        add and its delete a read would see both versions of a document (and a delete
+        between two pages of the read would skip rows), and the token read before it would
+        name the index before the write. Writes of this process and, through the data dir's
+        lock file, of other processes (ingest.py) wait for the read (_held).
+
+        A Chroma server has no such lock (its clients may be on other machines), so the
+        token is read again after the rows: a write that ended during the read moved it,
+        and the read starts over (three reads at most). A write still under way when the
+        read ends is not seen; its bump makes the next question read again."""
+        with self._held(exclusive=False):
+            for _ in range(3):
+                token, rows = self.change_token(), self._all_with_meta()
+                if self.change_token() == token:
+                    break
+            return token, rows
 
     def _all_with_meta(self) -> list[tuple[Chunk, dict]]:
         rows = []
@@ -678,5 +731,7 @@ def open_store(*, config: RAGConfig, embedder=None) -> ChunkStore:
         from .embeddings import get_embedder
 
         embedder = get_embedder(config=config)
+    # The lock file holds off other processes on this data dir, not a server's other clients.
+    lock_path = Path(config.data_dir) / "locks" / f"{config.collection}.lock" if config.store_backend == "persistent" else None
     return ChunkStore(chroma_client(config=config), config.collection, embedder.name, embedder.dim,
-                      cache_dir=Path(config.data_dir) / "catalog")
+                      cache_dir=Path(config.data_dir) / "catalog", lock_path=lock_path)

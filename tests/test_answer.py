@@ -140,6 +140,22 @@ def test_bad_questions(indexed, config, fake_embedder, store):
         ask("x" * 5000, config=config, store=indexed, embedder=fake_embedder, llm=FakeLLM())
 
 
+def test_a_lone_surrogate_in_a_question_is_replaced_not_raised(tmp_path, config, store, fake_embedder):
+    # A "\ud800" escape in a client's JSON is a str no library can encode: the language
+    # detector raised UnicodeEncodeError. The question is answered without it.
+    from rag.answer import question_text
+
+    (tmp_path / "mill.txt").write_text("The mill of Hesper employed 40 workers in 1955.", encoding="utf-8")
+    ingest_paths([tmp_path / "mill.txt"], config=config, store=store, embedder=fake_embedder)
+    answer = ask("How many workers \ud800 did the mill employ?\udc00", config=config, store=store,
+                 embedder=fake_embedder, llm=FakeLLM("It employed 40 workers [1]."))
+    assert answer.question == "How many workers \ufffd did the mill employ?\ufffd"
+    assert answer.text == "It employed 40 workers [1]." and answer.citations[0].doc_id == "mill"
+    assert question_text("  \ud83d\ude42 ok ") == "\ufffd\ufffd ok"  # a pair given as two code points too
+    with pytest.raises(ValueError, match="empty"):
+        ask(" \n ", config=config, store=store, embedder=fake_embedder, llm=FakeLLM())
+
+
 def test_empty_index_is_a_clear_error(config, store, fake_embedder):
     with pytest.raises(EmptyIndexError, match="ingest.py"):
         ask("Who left Apple?", config=config, store=store, embedder=fake_embedder, llm=FakeLLM())

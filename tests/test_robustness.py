@@ -362,6 +362,48 @@ def test_the_files_suite_on_odd_names_links_and_special_files(tmp_path):
     assert result.offered >= 30 and result.indexed >= 25 and result.skipped >= 5
 
 
+def test_odd_questions_get_an_answer_a_refusal_or_the_clear_message(tmp_path):
+    # python -m eval.robustness --only questions: the same 30 questions and stand-ins.
+    from eval.robustness.corpus import small_articles
+    from eval.robustness.crash import HashEmbedder
+    from eval.robustness.load import SlowLLM
+    from eval.robustness.questions import ANSWER, EMPTY, TOO_LONG, odd_questions, run_questions
+
+    config = RAGConfig(data_dir=tmp_path / "data", collection="questions", gate_calibration="fixed", min_score=0.0,
+                       translate_queries=False)
+    embedder = HashEmbedder()
+    store = open_store(config=config, embedder=embedder)
+    ingest_paths(small_articles(tmp_path / "articles", 3), config=config, store=store, embedder=embedder)
+    outcomes = run_questions(config=config, store=store, embedder=embedder, llm=SlowLLM(delay=0.0))
+    assert [(o.name, o.problems) for o in outcomes if o.problems] == []
+    expected = {o.expected for o in outcomes}
+    assert expected == {ANSWER, EMPTY, TOO_LONG} and len(outcomes) == len(odd_questions()) >= 30
+    assert {o.ask for o in outcomes if o.expected == ANSWER} <= {"answer", "refused"}
+
+
+def test_the_question_checks_report_an_exception_an_error_box_and_a_wrong_message():
+    from eval.robustness.questions import ANSWER, EMPTY, QuestionOutcome, judge
+
+    raised = QuestionOutcome("x", ANSWER, ask="error: UnicodeEncodeError: surrogates", ui="answer")
+    boxed = QuestionOutcome("y", ANSWER, ask="answer", ui="error: logged answering failed", seconds=31.0)
+    answered_empty = QuestionOutcome("z", EMPTY, ask="answer", ui=EMPTY)
+    for outcome in (raised, boxed, answered_empty):
+        judge(outcome)
+    assert raised.problems == ["ask: error: UnicodeEncodeError: surrogates"]
+    assert len(boxed.problems) == 2 and "31.0 s" in boxed.problems[1]
+    assert answered_empty.problems == ["ask: answer (expected the empty message)"]
+
+
+def test_the_files_suite_reads_legacy_encodings_and_says_so(tmp_path):
+    # Shift-JIS, EUC-JP, GB18030, Big5, EUC-KR, Latin-1, cp1252 and a <meta charset> page
+    # are read and reported; UTF-8 with Latin-1 pasted in and broken UTF-8 are skipped.
+    from eval.robustness.files import Options, measured, run_files
+
+    (result,) = run_files(Options(tiny=10), only=["encodings"], base=tmp_path)
+    assert result.ok, measured(result)
+    assert (result.indexed, result.skipped, result.decoded) == (14, 5, 9)
+
+
 # -- crash safety of the index ---------------------------------------------------------------
 def test_ingest_killed_at_each_step_leaves_an_index_that_a_rerun_makes_whole(tmp_path):
     from eval.robustness.crash import crash_test

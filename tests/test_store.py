@@ -595,3 +595,96 @@ def test_a_catalog_read_while_this_process_writes_is_the_index_before_or_after_t
     assert whole > 1 and [d.chunks for d in catalog.documents] in ([1], [whole]), catalog.documents
     assert catalog.chunks == catalog.documents[0].chunks and len(chunks) in (1, whole)
     assert store.catalog().chunks == whole and store.catalog().token == store.change_token()
+
+
+# A writer in another process (ingest.py beside the app): it replaces one document again
+# and again, a version of 3 chunks and one of 5, each under its own key.
+_WRITER = r"""
+import sys, time, types
+from pathlib import Path
+
+import numpy as np
+
+from rag.chunking import Chunk
+from rag.config import RAGConfig
+from rag.store import open_store
+
+data_dir, name, dim, seconds, stop = sys.argv[1], sys.argv[2], int(sys.argv[3]), float(sys.argv[4]), Path(sys.argv[5])
+store = open_store(config=RAGConfig(data_dir=Path(data_dir), collection="test"),
+                   embedder=types.SimpleNamespace(name=name, dim=dim))
+rng = np.random.default_rng(0)
+deadline, writes = time.monotonic() + seconds, 0
+while time.monotonic() < deadline and not stop.exists():
+    key, size = f"v{writes}", 3 + 2 * (writes % 2)
+    chunks = [Chunk(chunk_id=f"story:{key}:{i}", doc_id="story", index=i, text=f"Part {i} of version {key}.",
+                    start=0, end=1, title="Story", language="en", content_hash=key) for i in range(size)]
+    store.replace_document(chunks, rng.random((size, dim), dtype=np.float32), index_key=key)
+    writes += 1
+    time.sleep(0.01)  # a real ingest embeds the next files between two writes
+print(writes)
+"""
+
+
+def test_a_whole_index_read_never_sees_two_versions_of_a_document_another_process_is_writing(
+        tmp_path, config, store, fake_embedder):
+    # The app reads the whole index while ingest.py (another process) replaces a document:
+    # a write adds the new chunks, then deletes the old ones. Before the data dir's lock
+    # file, a read between the two held both versions (8 chunks, or chunks of two keys).
+    import subprocess
+    import sys
+    import time
+
+    from rag.config import REPO_ROOT
+
+    stop = tmp_path / "stop"  # ends the writer; 30 s is only its bound if the test dies
+    writer = subprocess.Popen([sys.executable, "-c", _WRITER, str(config.data_dir), fake_embedder.name,
+                               str(fake_embedder.dim), "30", str(stop)], stdout=subprocess.PIPE, text=True,
+                              cwd=REPO_ROOT)
+    reads, torn = 0, []
+    try:
+        deadline = time.monotonic() + 20
+        while not store.count() and time.monotonic() < deadline:  # the writer's first version
+            time.sleep(0.02)
+        deadline = time.monotonic() + 3
+        while time.monotonic() < deadline and writer.poll() is None:
+            _, rows = store._snapshot()  # what a catalog or all_chunks() rebuild reads, here on every turn
+            keys = sorted({chunk.chunk_id.split(":")[1] for chunk, _ in rows})
+            reads += 1
+            if len(keys) != 1 or len(rows) not in (3, 5):
+                torn.append((keys, len(rows)))
+    finally:
+        stop.touch()
+        writes = int(writer.communicate(timeout=30)[0] or 0)
+    assert writer.returncode == 0 and writes > 10 and reads > 10, (writes, reads)
+    assert torn == [], f"{len(torn)} of {reads} reads saw a document half rewritten, e.g. {torn[:3]}"
+
+
+def test_without_a_lock_file_a_read_that_a_write_ended_during_is_read_again(tmp_path, config, fake_embedder,
+                                                                          monkeypatch):
+    # A Chroma server's clients may be on other machines: no lock file holds their writes
+    # off. Here a write by another client ends between two pages of a read; the token
+    # moved, so the read is done again instead of keeping the mixture of both pages.
+    from rag.store import ChunkStore, chroma_client
+
+    def server_client():  # what open_store gives store_backend=http: no lock file
+        return ChunkStore(chroma_client(config=config), config.collection, fake_embedder.name, fake_embedder.dim)
+
+    reader, writer = server_client(), server_client()
+    assert reader._lock_path is None
+    path = tmp_path / "ferry.txt"
+    path.write_text("The ferry left at nine.", encoding="utf-8")
+    ingest_paths([path], config=config, store=writer, embedder=fake_embedder)
+    original, reads = ChunkStore._all_with_meta, []
+
+    def pages_around_a_write(self):
+        first_page = original(self)
+        if not reads:  # the other client's write lands between the first read's pages
+            path.write_text("The ferry left at ten.", encoding="utf-8")
+            ingest_paths([path], config=config, store=writer, embedder=fake_embedder)
+        reads.append(1)
+        return first_page + original(self) if len(reads) == 1 else first_page
+
+    monkeypatch.setattr(ChunkStore, "_all_with_meta", pages_around_a_write)
+    token, rows = reader._snapshot()
+    assert len(reads) == 2 and token == writer.change_token()
+    assert [chunk.text for chunk, _ in rows] == ["The ferry left at ten."]

