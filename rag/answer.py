@@ -20,7 +20,7 @@ from .structured import with_markers
 from .config import RAGConfig
 from .extractive import extractive_answer, highlight_spans, quote_pointed_passage
 from .figures import repair_scales
-from .language import detect_language, named_article_language, refusal_text
+from .language import detect_language, named_article_language, preload_language_models, refusal_text
 from .names import add_source_spellings
 from .prompts import NOT_FOUND, build_messages, passage_reading, strip_annotations, strip_invented_spellings
 from .refusal import (drop_unsupported_asides, is_non_answer, is_refusal, strip_refusal_marker, unsupported_numbers,
@@ -547,13 +547,14 @@ def _hold_back_not_found(deltas: Iterator[str]) -> Iterator[str]:
 
 def warm_up(*, config: RAGConfig | None = None, llm=None) -> dict[str, float]:
     """Load now what the first question would wait for, and say how long each part took:
-    the language detector's models (~4 s on first use) and, for the local backend, the
+    every language model of the language detector (lazily, a first question in a new
+    script waited 18-54 s for them on a loaded machine) and, for the local backend, the
     model with its reading of the answering system prompt (~6 s on 2 cores; llama.cpp
     keeps those tokens, which every answering prompt starts with). For long-running apps
     (ui.py, rag.serve), at start: the UI's first answer took 11.7 s instead of 22.1 s."""
     config = config or RAGConfig.from_env()
     t0 = time.perf_counter()
-    detect_language("Which company did he work for before?")
+    preload_language_models()
     timings = {"language": time.perf_counter() - t0}
     if config.llm == "local":
         t0 = time.perf_counter()

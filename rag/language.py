@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from functools import lru_cache
+import threading
 
 # ISO 639-1 -> (English name, native name). The detector knows these languages;
 # others fall back to the closest of them, which is what a user of them expects least,
@@ -72,8 +72,30 @@ _HAN = re.compile(r"[\u4e00-\u9fff]")
 _HANGUL = re.compile(r"[\uac00-\ud7af]")
 
 
-@lru_cache(maxsize=1)
+# The process's lingua detector. Built lazily, it loads a language's models when a text
+# first needs them: a first question in a new script (or a URL, which every Latin-script
+# language could be) then waits for them, 18-54 s on a loaded 2-core machine
+# (docs/robustness.md). preload_language_models() loads them all up front.
+_detector_lock = threading.Lock()
+_built: dict[str, object] = {}
+
+
 def _detector():
+    with _detector_lock:
+        if "detector" not in _built:
+            _built["detector"] = _build_detector(preload=False)
+        return _built["detector"]
+
+
+def preload_language_models() -> None:
+    """Load every language's models now (long-running apps, at start; ~500 MB)."""
+    with _detector_lock:
+        if not _built.get("preloaded"):
+            _built["detector"] = _build_detector(preload=True)
+            _built["preloaded"] = True
+
+
+def _build_detector(*, preload: bool):
     from lingua import IsoCode639_1, LanguageDetectorBuilder
 
     codes = []
@@ -81,7 +103,8 @@ def _detector():
         iso = getattr(IsoCode639_1, code.upper(), None)
         if iso is not None:
             codes.append(iso)
-    return LanguageDetectorBuilder.from_iso_codes_639_1(*codes).build()
+    builder = LanguageDetectorBuilder.from_iso_codes_639_1(*codes)
+    return (builder.with_preloaded_language_models() if preload else builder).build()
 
 
 # In a short text (a question) names outvote the words that tell its language: "Wie alt

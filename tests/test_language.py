@@ -70,3 +70,14 @@ def test_named_article_language(question, code):
     from rag.language import named_article_language
 
     assert named_article_language(question) == code
+
+
+@pytest.mark.models  # lingua's models, all of them: ~10-30 s
+def test_preloaded_models_detect_as_the_lazy_ones():
+    from rag import language
+
+    texts = ["Wer leitet das Labor seit dem Sommer?", "Кто руководит лабораторией?", "https://example.com/a?b=c"]
+    lazy = [language.detect_language(t) for t in texts]
+    language.preload_language_models()
+    assert language._built.get("preloaded") is True
+    assert [language.detect_language(t) for t in texts] == lazy == ["de", "ru", lazy[2]]

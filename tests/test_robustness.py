@@ -369,7 +369,7 @@ def test_odd_questions_get_an_answer_a_refusal_or_the_clear_message(tmp_path):
     from eval.robustness.load import SlowLLM
     from eval.robustness.questions import ANSWER, EMPTY, TOO_LONG, odd_questions, run_questions
 
-    config = RAGConfig(data_dir=tmp_path / "data", collection="questions", gate_calibration="fixed", min_score=0.0,
+    config = RAGConfig(data_dir=tmp_path / "data", collection="questions", gate_calibration="off",
                        translate_queries=False)
     embedder = HashEmbedder()
     store = open_store(config=config, embedder=embedder)

@@ -163,7 +163,7 @@ def run_section(*, embedder: str = "hash") -> list:
 
     with tempfile.TemporaryDirectory(prefix="rag-questions-") as tmp:
         config = RAGConfig.from_env(data_dir=Path(tmp) / "data", collection="robust-questions", llm="local",
-                                    gate_calibration="fixed", min_score=0.0, translate_queries=False)
+                                    gate_calibration="off", translate_queries=False)
         if embedder == "hash":
             used = HashEmbedder()
         else:
