@@ -128,7 +128,9 @@ def judge(outcome: QuestionOutcome) -> None:
 
 def run_questions(*, config, store, embedder, llm, questions=None) -> list[QuestionOutcome]:
     import ui
+    from rag.answer import warm_up
 
+    warm_up(config=config, llm=llm)  # as the UI and the API do at start
     rag_ui = ui.RagUI(config, store=store, embedder=embedder, llm=llm)
     outcomes = []
     for name, question, expected in questions or odd_questions():
