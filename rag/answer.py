@@ -157,7 +157,7 @@ def ask_stream(question: str, *, config: RAGConfig | None = None, history=None,
         from .llm import get_llm
 
         llm = get_llm(config=config)
-    threshold = gate_threshold(store=store, embedder=embedder, config=config)
+    threshold = gate_threshold(store=store, embedder=embedder, config=config, language=language)
     retrieval, gate_score = _search(question, turns, language, store=store, embedder=embedder,
                                     llm=None if config.llm == "extractive" else llm, threshold=threshold,
                                     config=config, timings=timings)
@@ -229,18 +229,21 @@ def _open_index(store, embedder, *, config: RAGConfig):
     return store, embedder
 
 
-def gate_threshold(*, store, embedder, config: RAGConfig) -> float:
+def gate_threshold(*, store, embedder, config: RAGConfig, language: str | None = None) -> float:
     """The best retrieval score under which a question is refused before the model runs:
     ``min_score``, or with ``gate_calibration="probes"`` the index's own threshold from
-    off-topic probe questions (rag/off_topic.py); no threshold with ``"off"``."""
+    off-topic probe questions (rag/off_topic.py), with ``probes_by_language`` those in
+    the question's ``language``; no threshold with ``"off"``."""
     if config.gate_calibration == "off":
         return float("-inf")
     if config.gate_calibration != "probes":
         return config.min_score
-    from .off_topic import calibrated_min_score, probe_scores
+    from .off_topic import calibrated_min_score, probe_scores, probes_in_language
 
-    return calibrated_min_score(probe_scores(store=store, embedder=embedder, config=config),
-                                quantile=config.probe_quantile, margin=config.probe_margin)
+    scores = probe_scores(store=store, embedder=embedder, config=config)
+    if config.probes_by_language:
+        scores = probes_in_language(scores, language)
+    return calibrated_min_score(scores, quantile=config.probe_quantile, margin=config.probe_margin)
 
 
 def _search(question: str, turns: list[tuple[str, str]], language: str, *, store, embedder, llm,

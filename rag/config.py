@@ -97,6 +97,9 @@ class RAGConfig:
     min_score: float = 1.0
     probe_quantile: float = 0.9
     probe_margin: float = 0.05
+    # The probes a question is compared with: those in its own language (all of them for
+    # a language without probes). Off: all probes, whatever the question's language.
+    probes_by_language: bool = True
     # From this retrieval score on the evidence is strong enough that the model is not
     # offered "NOT FOUND": offered it, the 1.5B model refused answerable questions
     # whose answer was in the first passage (docs/decisions.md).

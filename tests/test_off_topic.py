@@ -5,7 +5,7 @@ import numpy as np
 from conftest import FakeLLM
 from rag.answer import ask, gate_threshold
 from rag.indexing import ingest_paths
-from rag.off_topic import OFF_TOPIC_PROBES, calibrated_min_score, probe_scores
+from rag.off_topic import OFF_TOPIC_PROBES, calibrated_min_score, probe_scores, probes_in_language
 
 
 def test_the_threshold_is_a_quantile_of_the_probe_scores_plus_the_margin():
@@ -13,6 +13,15 @@ def test_the_threshold_is_a_quantile_of_the_probe_scores_plus_the_margin():
     assert calibrated_min_score(scores, quantile=1.0, margin=0.0) == 0.9
     assert math.isclose(calibrated_min_score(scores, quantile=0.5, margin=0.05), 0.75)
     assert calibrated_min_score([], quantile=0.9, margin=0.1) == float("-inf")  # nothing to compare with
+
+
+def test_a_question_is_compared_with_the_probes_of_its_language():
+    probes = [("en", "a"), ("xx", "b"), ("en", "c"), ("yy", "d")]
+    scores = [0.8, 1.2, 0.9, 1.1]
+    assert list(probes_in_language(scores, "en", probes)) == [0.8, 0.9]
+    assert list(probes_in_language(scores, "zz", probes)) == scores  # no probes in it: all of them
+    assert list(probes_in_language(scores, None, probes)) == scores
+    assert {lang for lang, _ in OFF_TOPIC_PROBES} >= {"en", "de", "fr", "es", "ja", "zh", "ko", "ru", "vi"}
 
 
 def test_probe_scores_are_computed_once_per_change_of_the_index(articles, config, store, fake_embedder, tmp_path):
@@ -31,7 +40,11 @@ def test_with_probes_the_gate_follows_the_index_not_min_score(articles, config, 
     ingest_paths([articles], config=config, store=store, embedder=fake_embedder)
     probes = config.replace(gate_calibration="probes", min_score=-99.0)
     scores = probe_scores(store=store, embedder=fake_embedder, config=probes)
-    assert gate_threshold(store=store, embedder=fake_embedder, config=probes) == float(np.quantile(scores, 0.9)) + 0.05
+    everywhere = probes.replace(probes_by_language=False)
+    assert gate_threshold(store=store, embedder=fake_embedder, config=everywhere) == float(np.quantile(scores, 0.9)) + 0.05
+    english = scores[[lang == "en" for lang, _ in OFF_TOPIC_PROBES]]
+    assert gate_threshold(store=store, embedder=fake_embedder, config=probes, language="en") == \
+        float(np.quantile(english, 0.9)) + 0.05
     assert gate_threshold(store=store, embedder=fake_embedder, config=config) == config.min_score
     question = "Where did Ruoming Pang work before Apple?"
     llm = FakeLLM("Pang came from Alphabet [1].")
