@@ -187,9 +187,9 @@ def question_process(data_dir: Path, stats_path: Path, questions: int) -> dict:
 
 
 def _latent_share(terms, stats: TermStatistics, questions: int) -> tuple[list[float], list[int]]:
-    """The latent-term search alone (rag.retrieval.sentence_max_scores) for random
+    """The latent-term search alone (rag.term_search.sentence_max_scores) for random
     queries, and how many postings (sentence, term) each one reads."""
-    from rag.retrieval import sentence_max_scores
+    from rag.term_search import sentence_max_scores
 
     if terms is None:
         return [], []

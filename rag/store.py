@@ -379,6 +379,19 @@ class ChunkStore:
         no chunk has them (an embedder without latent terms filled the index)."""
         return self.catalog().terms
 
+    def term_search(self, query_terms, k: int, *, also: Sequence[str] = (), bonus_kind: str | None = None,
+                    bonus: float = 0.0):
+        """The ``k`` chunks whose best sentence matches the query's latent terms most
+        (a term_search.TermSearch), with the matches of the chunks in ``also`` too; None
+        when the index holds no latent terms. ``bonus`` is added to sentences that hold
+        a ``bonus_kind`` answer (rag/answer_kind.py)."""
+        from .term_search import search_term_index
+
+        index = self.sentence_terms()
+        if index is None:
+            return None
+        return search_term_index(index, query_terms, k, also=also, bonus_kind=bonus_kind, bonus=bonus)
+
     def all_chunks(self) -> list[Chunk]:
         """Every chunk, ordered by document and position: reads the whole collection
         (once per change). Questions do not need it unless BM25 is on."""
