@@ -703,12 +703,27 @@ def _to_chunk(chunk_id: str, text: str, meta: dict) -> tuple[Chunk, dict]:
     return chunk, meta
 
 
-def open_store(*, config: RAGConfig, embedder=None) -> ChunkStore:
-    """The configured collection, checked against the configured embedder."""
+def open_store(*, config: RAGConfig, embedder=None):
+    """The configured collection (a ChunkStore, or with store_backend=qdrant a
+    store_qdrant.QdrantChunkStore), checked against the configured embedder."""
     if embedder is None:
         from .embeddings import get_embedder
 
         embedder = get_embedder(config=config)
+    if config.store_backend == "qdrant":
+        from .store_qdrant import open_qdrant_store
+
+        return open_qdrant_store(config=config, embedder=embedder)
     return ChunkStore(chroma_client(config=config), config.collection, embedder.name, embedder.dim,
                       cache_dir=Path(config.data_dir) / "catalog")
 
+
+def delete_index(*, config: RAGConfig) -> None:
+    """Remove the configured collection whole, whoever's embedder filled it (ingest.py
+    --reset after an embedder change)."""
+    if config.store_backend == "qdrant":
+        from .store_qdrant import delete_qdrant_collection
+
+        delete_qdrant_collection(config=config)
+    else:
+        chroma_client(config=config).delete_collection(config.collection)

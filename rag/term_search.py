@@ -23,7 +23,7 @@ class TermMatch:
 
 @dataclass(frozen=True)
 class TermSearch:
-    found: tuple[str, ...]  # the ``k`` best chunk ids by latent score + bonus
+    found: tuple[str, ...]  # the ``k`` best chunk ids by latent score + bonus (a set: order means nothing)
     matches: dict[str, TermMatch]  # for the found chunks and the ones asked about
 
 
