@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import threading
 import uuid
-from functools import lru_cache
 from pathlib import Path
 from typing import Sequence
 
@@ -75,12 +74,26 @@ class _OneCallAtATime:
         return call
 
 
-@lru_cache(maxsize=8)
-def _local_client(path: str):
+# One local-mode client per folder in a process, as rag/store.py keeps one Chroma client
+# per folder: local mode locks its folder, so a second client on it would fail.
+_LOCAL_CLIENTS: dict[str, _OneCallAtATime] = {}
+_LOCAL_CLIENTS_LOCK = threading.Lock()
+
+
+def _local_client(path: str) -> _OneCallAtATime:
     from qdrant_client import QdrantClient
 
-    Path(path).mkdir(parents=True, exist_ok=True)
-    return _OneCallAtATime(QdrantClient(path=path))
+    with _LOCAL_CLIENTS_LOCK:
+        if path not in _LOCAL_CLIENTS:
+            Path(path).mkdir(parents=True, exist_ok=True)
+            _LOCAL_CLIENTS[path] = _OneCallAtATime(QdrantClient(path=path))
+        return _LOCAL_CLIENTS[path]
+
+
+def _close_local_client(client) -> None:
+    with _LOCAL_CLIENTS_LOCK:
+        for path in [p for p, kept in _LOCAL_CLIENTS.items() if kept is client]:
+            del _LOCAL_CLIENTS[path]
 
 
 def open_qdrant_client(*, config: RAGConfig):
@@ -133,6 +146,12 @@ class QdrantChunkStore(CatalogReads):
         self._init_catalog(cache_dir)
         if not recorded:
             self._write_meta({"embedder": embedder_name, "dim": dim, CHANGE_KEY: _next_token("")})
+
+    def close(self) -> None:
+        """Close the client: in local mode this frees the folder for another process
+        (every store of this process on that folder is then closed too)."""
+        self._client.close()
+        _close_local_client(self._client)
 
     # -- the change counter --------------------------------------------------------------
     def _meta(self) -> dict:
