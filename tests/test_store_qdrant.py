@@ -261,3 +261,24 @@ def test_the_api_key_stays_out_of_the_config_repr():
     assert "s3cret-key" not in repr(config)
     with pytest.raises(ValueError, match="persistent, http or qdrant"):
         RAGConfig.from_env({"RAG_STORE_BACKEND": "qdrnt"})
+
+
+def test_a_local_index_held_by_another_process_is_one_clear_sentence(qdrant_config, qdrant_store, fake_embedder):
+    from qdrant_client import QdrantClient
+
+    from rag.resources import describe_index_error
+
+    with pytest.raises(RuntimeError) as raised:  # what a second process opening the folder gets
+        QdrantClient(path=str((qdrant_config.data_dir / "qdrant").resolve()))
+    cause = describe_index_error(raised.value, config=qdrant_config)
+    assert "open in another process" in cause and "RAG_QDRANT_URL" in cause
+
+
+def test_a_closed_local_store_frees_its_folder(articles, qdrant_config, qdrant_store, fake_embedder):
+    from qdrant_client import QdrantClient
+
+    ingest_paths([articles], config=qdrant_config, store=qdrant_store, embedder=fake_embedder)
+    count = qdrant_store.count()
+    qdrant_store.close()
+    QdrantClient(path=str((qdrant_config.data_dir / "qdrant").resolve())).close()  # another process could open it
+    assert open_store(config=qdrant_config, embedder=fake_embedder).count() == count
