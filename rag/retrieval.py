@@ -23,7 +23,7 @@ from typing import Sequence
 import numpy as np
 
 from .chunking import Chunk, chunk_sentence_spans
-from .answer_kind import question_answer_kind, sentence_has_kind
+from .answer_kind import question_answer_kind
 from .config import RAGConfig
 
 _CJK_RUN = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uac00-\ud7af]+")
@@ -125,40 +125,6 @@ def reciprocal_rank_fusion(
     return sorted(scores.items(), key=lambda kv: (-kv[1], kv[0]))
 
 
-def sentence_max_scores(index, query_terms, n_chunks: int,
-                        sentence_bonus: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Per chunk, the best latent-term similarity between the query and its sentences
-    (0 for chunks without sentence vectors), which sentence of the chunk is best once
-    ``sentence_bonus`` (one value per sentence row) is added (-1 for none), and the
-    bonus that sentence brings (what it adds to the chunk's ranking score)."""
-    indices, weights = query_terms
-    per_sentence = index.scores(np.asarray(indices), np.asarray(weights))
-    best = np.zeros(n_chunks, dtype=np.float64)
-    which = np.full(n_chunks, -1, dtype=np.int64)
-    gain = np.zeros(n_chunks, dtype=np.float64)
-    rows, chunks = index.best_rows(per_sentence)
-    best[chunks] = per_sentence[rows]
-    if sentence_bonus is not None:
-        rows, chunks = index.best_rows(per_sentence + sentence_bonus)
-        gain[chunks] = per_sentence[rows] + sentence_bonus[rows] - best[chunks]
-    _, first = index.first_rows()
-    which[chunks] = rows - first
-    return best, which, gain
-
-
-def top_positions(scores: np.ndarray, k: int) -> np.ndarray:
-    """The positions of the ``k`` highest scores, a tie going to the lower position:
-    the set ``np.argsort(-scores, kind="stable")[:k]`` without sorting every score."""
-    n = len(scores)
-    if k >= n:
-        return np.arange(n)
-    if k <= 0:
-        return np.arange(0)
-    kth = np.partition(scores, n - k)[n - k]
-    above = np.flatnonzero(scores > kth)
-    return np.concatenate([above, np.flatnonzero(scores == kth)[: k - len(above)]])
-
-
 def _bm25_index(store) -> tuple[list[Chunk], BM25Index]:
     """The store's chunks and their BM25 index, built together once per change of the
     store (read apart, a write between the two reads left positions naming other chunks)."""
@@ -206,10 +172,9 @@ def retrieve(
     timings["embed"] = time.perf_counter() - t0
 
     t1 = time.perf_counter()
-    term_index = store.sentence_terms() if use_terms else None
     chunks, index = _bm25_index(store) if config.bm25_weight > 0 else ([], None)
-    kind = question_answer_kind(queries[0]) if term_index is not None and config.answer_kind_boost else None
-    sentence_bonus = term_index.kind_mask(kind) * config.answer_kind_boost if kind else None
+    kind = question_answer_kind(queries[0]) if use_terms and config.answer_kind_boost else None
+    has_terms = False  # whether the index holds latent terms (the store's term_search answers)
     candidates = max(config.candidates, limit)
     by_id: dict[str, Chunk] = {}
     dense: dict[str, float] = {}
@@ -226,19 +191,18 @@ def retrieve(
             query_dense[chunk.chunk_id] = score
         query_latent: dict[str, float] = {}
         query_sentence: dict[str, int] = {}
-        if term_index is not None:
-            n_chunks = len(term_index.chunk_ids)
-            best, which, gain = sentence_max_scores(term_index, query_terms[q], n_chunks, sentence_bonus)
-            found = [term_index.chunk_ids[i] for i in top_positions(best + gain, candidates)]
-            for cid, (chunk, stored) in store.chunks_by_id([cid for cid in found if cid not in by_id]).items():
+        search = store.term_search(query_terms[q], candidates, also=list(by_id), bonus_kind=kind,
+                                   bonus=config.answer_kind_boost) if use_terms else None
+        if search is not None:
+            has_terms = True
+            for cid, (chunk, stored) in store.chunks_by_id([c for c in search.found if c not in by_id]).items():
                 by_id[cid], stored_vectors[cid] = chunk, stored
-            position = {cid: term_index.position(cid) for cid in by_id}
-            position = {cid: p for cid, p in position.items() if p is not None}
-            query_latent = {cid: float(best[position[cid]]) for cid in by_id if cid in position}
-            if sentence_bonus is not None:
-                for cid in query_latent:
-                    kind_gain[cid] = max(float(gain[position[cid]]), kind_gain.get(cid, 0.0))
-            query_sentence = {cid: int(which[position[cid]]) for cid in query_latent if which[position[cid]] >= 0}
+            matches = {cid: m for cid, m in search.matches.items() if cid in by_id}
+            query_latent = {cid: m.latent for cid, m in matches.items()}
+            if kind:
+                for cid, match in matches.items():
+                    kind_gain[cid] = max(match.gain, kind_gain.get(cid, 0.0))
+            query_sentence = {cid: m.sentence for cid, m in matches.items() if m.sentence >= 0}
             # Chunks found only by their terms still need their dense score.
             missing = [cid for cid in query_latent if cid not in query_dense and cid not in stored_vectors]
             stored_vectors.update(store.embeddings_of(missing))
@@ -286,7 +250,7 @@ def retrieve(
     hits: list[Hit] = []
     matched: set[tuple[str, int]] = set()  # (doc_id, document offset) of best sentences ranked
     for i, s in ranked:
-        hit = Hit(by_id[i], s, dense.get(i), bm25.get(i), latent.get(i) if term_index is not None else None,
+        hit = Hit(by_id[i], s, dense.get(i), bm25.get(i), latent.get(i) if has_terms else None,
                   best_sentence.get(i))
         place = best_sentence_place(hit)
         if place is not None:

@@ -216,7 +216,145 @@ class IndexCatalog:
     chunks: int
 
 
-class ChunkStore:
+class CatalogReads:
+    """What a store answers from its index catalog (rag.store.IndexCatalog), kept per change
+    token, and the change bookkeeping around writes: shared by the Chroma store below and
+    the Qdrant store (rag/store_qdrant.py). A store provides change_token(), _bump_change(),
+    _all_with_meta(), and the attributes set by _init_catalog()."""
+
+    catalog_prefix = "catalog"  # the saved catalogs' folder names: <prefix>-<collection>-<token>
+    _lock_path: Path | None = None  # the data dir's lock file (a Chroma PersistentClient's)
+
+    def _init_catalog(self, cache_dir: Path | str | None) -> None:
+        self._cache_dir = Path(cache_dir) if cache_dir else None
+        self._catalog: IndexCatalog | None = None
+        self._chunks: tuple[str, list[Chunk]] | None = None  # (change token, all_chunks())
+        self._derived: dict[str, tuple[str, object]] = {}
+
+    def cached(self, name: str, build):
+        """``build()``, computed once per change token (e.g. retrieval's BM25 index)."""
+        token = self.change_token()
+        kept = self._derived.get(name)
+        if kept is None or kept[0] != token:
+            kept = (token, build())
+            self._derived[name] = kept
+        return kept[1]
+
+    @contextmanager
+    def _changing(self):
+        """Bump the change counter after a write, also one that failed part-way: pieces
+        already written (or deleted) are in the index, and every process's caches must see
+        them. A bump that fails after a failed write is logged; the write's error is raised."""
+        try:
+            yield
+        except BaseException:
+            try:
+                self._bump_change()
+            except Exception as exc:  # the index gone: the write's own error says more
+                logging.getLogger(__name__).warning("could not mark the index changed: %s", exc)
+            raise
+        self._bump_change()
+
+    def replace_document(self, chunks: Sequence[Chunk], vectors: np.ndarray, source: str = "", *,
+                         sentence_terms: Sequence[Sequence[tuple[np.ndarray, np.ndarray]]] | None = None,
+                         index_key: str = "") -> None:
+        """Make ``chunks`` the document's only chunks.
+
+        ``sentence_terms`` holds, per chunk, the sparse latent-term vectors of its
+        sentences; ``index_key`` identifies the content and the settings that made
+        the chunks (indexing.py compares it to decide whether a file changed).
+        New chunk ids carry that key, so the new version is written (in one call, or
+        in pieces of ``max_batch()`` chunks for a very long document) before the old one
+        is removed: a failure leaves the old version whole. Every chunk records the
+        document's chunk total, so a version cut off between two pieces is seen to be
+        incomplete (``document_versions``) and written again by the next ingest.
+        """
+        self.replace_documents([(chunks, vectors, source, sentence_terms, index_key)])
+
+    def document_index_keys(self, doc_id: str) -> set[str]:
+        """Every key the document's chunks carry: more than one when a write was cut off
+        between adding a new version and deleting the old one (a crash, a kill)."""
+        return set(self.document_versions(doc_id))
+
+    def catalog(self) -> IndexCatalog:
+        """The index-wide facts (documents, languages, latent terms, mentions) for the
+        current change token: one small read per call, a rebuild only after a change."""
+        token = self.change_token()
+        catalog = self._catalog
+        if catalog is None or catalog.token != token:
+            catalog = self._load_catalog(token) or self._build_catalog(*self._snapshot())
+            self._catalog = catalog
+        return catalog
+
+    def list_documents(self) -> list[DocumentInfo]:
+        return list(self.catalog().documents)
+
+    def document_count(self) -> int:
+        return len(self.catalog().documents)
+
+    def languages(self) -> list[str]:
+        """The languages of the indexed documents, most chunks first."""
+        return list(self.catalog().languages)
+
+    def version_mentions(self) -> VersionMentions:
+        """The names and numbered names in the indexed text (for the version gate)."""
+        return self.catalog().mentions
+
+    def all_chunks(self) -> list[Chunk]:
+        """Every chunk, ordered by document and position: reads the whole collection
+        (once per change). Questions do not need it unless BM25 is on."""
+        kept = self._chunks
+        if kept is None or kept[0] != self.change_token():
+            token, rows = self._snapshot()
+            kept = self._chunks = (token, [chunk for chunk, _ in rows])  # one assignment: token and chunks agree
+        return kept[1]
+
+    @contextmanager
+    def _held(self, *, exclusive: bool):
+        """This process's lock, then the data dir's lock file against other processes:
+        exclusive from a write's read of the old ids to its token bump (two writers of one
+        document would each keep their version), shared for a whole-index read, so no read
+        sees a write half done; other processes' reads still run side by side."""
+        with self._lock, _index_file_lock(self._lock_path, exclusive=exclusive):
+            yield
+
+    def _snapshot(self) -> tuple[str, list[tuple[Chunk, dict]]]:
+        """The change token and every chunk, read while no write runs: between a write's
+        add and its delete a read would see both versions of a document (and a delete
+        between two pages of the read would skip rows), and the token read before it would
+        name the index before the write. Writes of this process and, through the data dir's
+        lock file, of other processes (ingest.py) wait for the read (_held).
+
+        A server has no such lock (its clients may be on other machines), so the token is
+        read again after the rows: a write that ended during the read moved it, and the
+        read starts over (three reads at most). A write still under way when the read ends
+        is not seen; its bump makes the next question read again."""
+        with self._held(exclusive=False):
+            for _ in range(3):
+                token, rows = self.change_token(), self._all_with_meta()
+                if self.change_token() == token:
+                    break
+            return token, rows
+
+    def _build_catalog(self, token: str, rows: list[tuple[Chunk, dict]]) -> IndexCatalog:
+        catalog = build_catalog(token, rows)
+        if self._cache_dir is not None:
+            try:
+                save_catalog(catalog, self._catalog_path(), self.collection_name)
+            except OSError as exc:  # a cache: the question goes on with the catalog in memory
+                logging.getLogger(__name__).warning("could not save the index catalog: %s", exc)
+        return catalog
+
+    def _load_catalog(self, token: str) -> IndexCatalog | None:
+        if self._cache_dir is None:
+            return None
+        return load_catalog(self._catalog_path(), token)
+
+    def _catalog_path(self) -> Path:
+        return self._cache_dir / f"{self.catalog_prefix}-{self.collection_name}"
+
+
+class ChunkStore(CatalogReads):
     def __init__(self, client, collection_name: str, embedder_name: str, dim: int, *,
                  cache_dir: Path | str | None = None, lock_path: Path | str | None = None) -> None:
         self._client = client
@@ -243,10 +381,7 @@ class ChunkStore:
         from llama_index.vector_stores.chroma import ChromaVectorStore
 
         self._vector_store = ChromaVectorStore(chroma_collection=self._collection)
-        self._cache_dir = Path(cache_dir) if cache_dir else None
-        self._catalog: IndexCatalog | None = None
-        self._chunks: tuple[str, list[Chunk]] | None = None  # (change token, all_chunks())
-        self._derived: dict[str, tuple[str, object]] = {}
+        self._init_catalog(cache_dir)
         self._max_batch: int | None = None
         if not self.change_token():
             self._bump_change()  # an index written before the counter existed
@@ -265,15 +400,6 @@ class ChunkStore:
         metadata[CHANGE_KEY] = f"{int(count) + 1 if count.isdigit() else 1}:{uuid.uuid4().hex[:12]}"
         self._collection.modify(metadata=metadata)
 
-    def cached(self, name: str, build):
-        """``build()``, computed once per change token (e.g. retrieval's BM25 index)."""
-        token = self.change_token()
-        kept = self._derived.get(name)
-        if kept is None or kept[0] != token:
-            kept = (token, build())
-            self._derived[name] = kept
-        return kept[1]
-
     # -- writing -----------------------------------------------------------------------
     def max_batch(self) -> int:
         """The most records Chroma takes in one write (5,461 for a local index with the
@@ -289,22 +415,6 @@ class ChunkStore:
     def _pieces(self, items: Sequence) -> list[Sequence]:
         size = self.max_batch()
         return [items[start : start + size] for start in range(0, len(items), size)]
-
-    def replace_document(self, chunks: Sequence[Chunk], vectors: np.ndarray, source: str = "", *,
-                         sentence_terms: Sequence[Sequence[tuple[np.ndarray, np.ndarray]]] | None = None,
-                         index_key: str = "") -> None:
-        """Make ``chunks`` the document's only chunks.
-
-        ``sentence_terms`` holds, per chunk, the sparse latent-term vectors of its
-        sentences; ``index_key`` identifies the content and the settings that made
-        the chunks (indexing.py compares it to decide whether a file changed).
-        New chunk ids carry that key, so the new version is written (in one call, or
-        in pieces of ``max_batch()`` chunks for a very long document) before the old one
-        is removed: a failure leaves the old version whole. Every chunk records the
-        document's chunk total, so a version cut off between two pieces is seen to be
-        incomplete (``document_versions``) and written again by the next ingest.
-        """
-        self.replace_documents([(chunks, vectors, source, sentence_terms, index_key)])
 
     def replace_documents(self, documents: Sequence[tuple]) -> None:
         """``replace_document`` for several documents in one write (batched ingest):
@@ -338,30 +448,6 @@ class ChunkStore:
                 for piece in self._pieces(ids):
                     self._collection.delete(ids=list(piece))
 
-    @contextmanager
-    def _held(self, *, exclusive: bool):
-        """This process's lock, then the data dir's lock file against other processes:
-        exclusive from a write's read of the old ids to its token bump (two writers of one
-        document would each keep their version), shared for a whole-index read, so no read
-        sees a write half done; other processes' reads still run side by side."""
-        with self._lock, _index_file_lock(self._lock_path, exclusive=exclusive):
-            yield
-
-    @contextmanager
-    def _changing(self):
-        """Bump the change counter after a write, also one that failed part-way: pieces
-        already written (or deleted) are in Chroma, and every process's caches must see
-        them. A bump that fails after a failed write is logged; the write's error is raised."""
-        try:
-            yield
-        except BaseException:
-            try:
-                self._bump_change()
-            except Exception as exc:  # Chroma gone: the write's own error says more
-                logging.getLogger(__name__).warning("could not mark the index changed: %s", exc)
-            raise
-        self._bump_change()
-
     def _ids_of(self, doc_ids: Sequence[str]) -> list[str]:
         where = {"document_id": doc_ids[0]} if len(doc_ids) == 1 else {"document_id": {"$in": list(doc_ids)}}
         return self._collection.get(where=where, include=[])["ids"]
@@ -375,62 +461,31 @@ class ChunkStore:
         got = self._collection.get(where={"document_id": doc_id}, limit=1, include=["metadatas"])
         return got["metadatas"][0].get("index_key", "") if got["ids"] else None
 
-    def document_index_keys(self, doc_id: str) -> set[str]:
-        """Every key the document's chunks carry: more than one when a write was cut off
-        between adding a new version and deleting the old one (a crash, a kill)."""
-        return set(self.document_versions(doc_id))
-
     def document_versions(self, doc_id: str) -> dict[str, tuple[int, int | None]]:
         """Per index key the document's chunks carry: (how many chunks carry it, the
         document's chunk total those chunks record). The total is None for chunks written
         before totals were stored; those were written in one Chroma call, so whole.
         Fewer chunks than the total: a write in pieces was cut off (a crash, a kill)."""
         got = self._collection.get(where={"document_id": doc_id}, include=["metadatas"])
-        versions: dict[str, tuple[int, int | None]] = {}
-        for meta in got["metadatas"]:
-            key = meta.get("index_key", "")
-            count, total = versions.get(key, (0, None))
-            recorded = meta.get(CHUNKS_KEY)
-            versions[key] = (count + 1, max(total or 0, int(recorded)) if recorded is not None else total)
-        return versions
-
-    def catalog(self) -> IndexCatalog:
-        """The index-wide facts (documents, languages, latent terms, mentions) for the
-        current change token: one small read per call, a rebuild only after a change."""
-        token = self.change_token()
-        catalog = self._catalog
-        if catalog is None or catalog.token != token:
-            catalog = self._load_catalog(token) or self._build_catalog(*self._snapshot())
-            self._catalog = catalog
-        return catalog
-
-    def list_documents(self) -> list[DocumentInfo]:
-        return list(self.catalog().documents)
-
-    def document_count(self) -> int:
-        return len(self.catalog().documents)
-
-    def languages(self) -> list[str]:
-        """The languages of the indexed documents, most chunks first."""
-        return list(self.catalog().languages)
-
-    def version_mentions(self) -> VersionMentions:
-        """The names and numbered names in the indexed text (for the version gate)."""
-        return self.catalog().mentions
+        return count_versions(got["metadatas"])
 
     def sentence_terms(self) -> SentenceTermIndex | None:
         """The sentences' latent-term vectors, aligned with ``all_chunks()``; None when
         no chunk has them (an embedder without latent terms filled the index)."""
         return self.catalog().terms
 
-    def all_chunks(self) -> list[Chunk]:
-        """Every chunk, ordered by document and position: reads the whole collection
-        (once per change). Questions do not need it unless BM25 is on."""
-        kept = self._chunks
-        if kept is None or kept[0] != self.change_token():
-            token, rows = self._snapshot()
-            kept = self._chunks = (token, [chunk for chunk, _ in rows])  # one assignment: token and chunks agree
-        return kept[1]
+    def term_search(self, query_terms, k: int, *, also: Sequence[str] = (), bonus_kind: str | None = None,
+                    bonus: float = 0.0):
+        """The ``k`` chunks whose best sentence matches the query's latent terms most
+        (a term_search.TermSearch), with the matches of the chunks in ``also`` too; None
+        when the index holds no latent terms. ``bonus`` is added to sentences that hold
+        a ``bonus_kind`` answer (rag/answer_kind.py)."""
+        from .term_search import search_term_index
+
+        index = self.sentence_terms()
+        if index is None:
+            return None
+        return search_term_index(index, query_terms, k, also=also, bonus_kind=bonus_kind, bonus=bonus)
 
     def chunks_of(self, doc_id: str) -> list[Chunk]:
         got = self._collection.get(where={"document_id": doc_id}, include=["documents", "metadatas"])
@@ -453,24 +508,6 @@ class ChunkStore:
         got = self._collection.get(ids=list(chunk_ids), include=["embeddings"])
         return {i: np.asarray(e, dtype=np.float32) for i, e in zip(got["ids"], got["embeddings"])}
 
-    def _snapshot(self) -> tuple[str, list[tuple[Chunk, dict]]]:
-        """The change token and every chunk, read while no write runs: between a write's
-        add and its delete a read would see both versions of a document (and a delete
-        between two pages of the read would skip rows), and the token read before it would
-        name the index before the write. Writes of this process and, through the data dir's
-        lock file, of other processes (ingest.py) wait for the read (_held).
-
-        A Chroma server has no such lock (its clients may be on other machines), so the
-        token is read again after the rows: a write that ended during the read moved it,
-        and the read starts over (three reads at most). A write still under way when the
-        read ends is not seen; its bump makes the next question read again."""
-        with self._held(exclusive=False):
-            for _ in range(3):
-                token, rows = self.change_token(), self._all_with_meta()
-                if self.change_token() == token:
-                    break
-            return token, rows
-
     def _all_with_meta(self) -> list[tuple[Chunk, dict]]:
         rows = []
         total = self.count()
@@ -481,23 +518,6 @@ class ChunkStore:
                 break
         rows.sort(key=lambda row: (row[0].doc_id, row[0].index))
         return rows
-
-    def _build_catalog(self, token: str, rows: list[tuple[Chunk, dict]]) -> IndexCatalog:
-        catalog = build_catalog(token, rows)
-        if self._cache_dir is not None:
-            try:
-                save_catalog(catalog, self._catalog_path(), self.collection_name)
-            except OSError as exc:  # a cache: the question goes on with the catalog in memory
-                logging.getLogger(__name__).warning("could not save the index catalog: %s", exc)
-        return catalog
-
-    def _load_catalog(self, token: str) -> IndexCatalog | None:
-        if self._cache_dir is None:
-            return None
-        return load_catalog(self._catalog_path(), token)
-
-    def _catalog_path(self) -> Path:
-        return self._cache_dir / f"catalog-{self.collection_name}"
 
     def dense_search(self, vector: np.ndarray, k: int) -> list[tuple[Chunk, float]]:
         """Top-``k`` chunks by cosine similarity to ``vector`` (fewer when the index holds
@@ -554,6 +574,18 @@ def _document_nodes(chunks, vectors, source, sentence_terms, index_key) -> list:
             relationships={NodeRelationship.SOURCE: RelatedNodeInfo(node_id=doc_id)},
         ))
     return nodes
+
+
+def count_versions(metadatas: Sequence[dict]) -> dict[str, tuple[int, int | None]]:
+    """Per index key among one document's chunk metadatas: (chunks carrying it, the largest
+    chunk total they record, None when none records one)."""
+    versions: dict[str, tuple[int, int | None]] = {}
+    for meta in metadatas:
+        key = meta.get("index_key", "")
+        count, total = versions.get(key, (0, None))
+        recorded = meta.get(CHUNKS_KEY)
+        versions[key] = (count + 1, max(total or 0, int(recorded)) if recorded is not None else total)
+    return versions
 
 
 def build_catalog(token: str, rows: Sequence[tuple[Chunk, dict]]) -> IndexCatalog:
@@ -725,13 +757,29 @@ def _to_chunk(chunk_id: str, text: str, meta: dict) -> tuple[Chunk, dict]:
     return chunk, meta
 
 
-def open_store(*, config: RAGConfig, embedder=None) -> ChunkStore:
-    """The configured collection, checked against the configured embedder."""
+def open_store(*, config: RAGConfig, embedder=None):
+    """The configured collection (a ChunkStore, or with store_backend=qdrant a
+    store_qdrant.QdrantChunkStore), checked against the configured embedder."""
     if embedder is None:
         from .embeddings import get_embedder
 
         embedder = get_embedder(config=config)
+    if config.store_backend == "qdrant":
+        from .store_qdrant import open_qdrant_store
+
+        return open_qdrant_store(config=config, embedder=embedder)
     # The lock file holds off other processes on this data dir, not a server's other clients.
     lock_path = Path(config.data_dir) / "locks" / f"{config.collection}.lock" if config.store_backend == "persistent" else None
     return ChunkStore(chroma_client(config=config), config.collection, embedder.name, embedder.dim,
                       cache_dir=Path(config.data_dir) / "catalog", lock_path=lock_path)
+
+
+def delete_index(*, config: RAGConfig) -> None:
+    """Remove the configured collection whole, whoever's embedder filled it (ingest.py
+    --reset after an embedder change)."""
+    if config.store_backend == "qdrant":
+        from .store_qdrant import delete_qdrant_collection
+
+        delete_qdrant_collection(config=config)
+    else:
+        chroma_client(config=config).delete_collection(config.collection)

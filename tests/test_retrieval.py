@@ -72,7 +72,7 @@ def test_bm25_only_ranks_chunks_of_the_query_language(articles, config, store, f
 def test_sentence_max_scores_takes_the_best_sentence_per_chunk():
     from scipy.sparse import csr_matrix
 
-    from rag.retrieval import sentence_max_scores
+    from rag.term_search import sentence_max_scores
     from rag.store import TERM_SPACE, SentenceTermIndex
 
     # Three sentences: two in chunk 0, one in chunk 2; chunk 1 has none.
@@ -91,7 +91,7 @@ def test_sentence_max_scores_takes_the_best_sentence_per_chunk():
 def test_sentence_bonus_picks_the_sentence_but_leaves_the_plain_score():
     from scipy.sparse import csr_matrix
 
-    from rag.retrieval import sentence_max_scores
+    from rag.term_search import sentence_max_scores
     from rag.store import TERM_SPACE, SentenceTermIndex
 
     rows = np.array([[1.0, 0, 0], [0.7, 0, 0], [0, 1.0, 0]], dtype=np.float32)
@@ -308,7 +308,7 @@ def test_a_named_article_language_keeps_only_its_chunks(articles, config, store,
 
 
 def test_top_positions_is_the_stable_sort_head():
-    from rag.retrieval import top_positions
+    from rag.term_search import top_positions
 
     rng = np.random.default_rng(3)
     for _ in range(300):
@@ -345,7 +345,7 @@ def _sentence_max_scores_by_sorting(matrix, owner, query, n_chunks, bonus):
 def test_sentence_max_scores_match_the_sorting_reference():
     from scipy.sparse import random as sparse_random
 
-    from rag.retrieval import sentence_max_scores
+    from rag.term_search import sentence_max_scores
     from rag.store import TERM_SPACE, SentenceTermIndex
 
     rng = np.random.default_rng(5)
