@@ -538,13 +538,19 @@ class ChunkStore(CatalogReads):
         return hits
 
 
-def _document_nodes(chunks, vectors, source, sentence_terms, index_key) -> list:
+def check_document(chunks, vectors, sentence_terms) -> None:
+    """What every store's write of a document needs: chunks, one vector each, and (when
+    given) one list of sentence vectors each."""
     if not chunks:
         raise ValueError("a document needs at least one chunk")
     if len(chunks) != len(vectors):
         raise ValueError("one vector per chunk")
     if sentence_terms is not None and len(sentence_terms) != len(chunks):
         raise ValueError("one list of sentence vectors per chunk")
+
+
+def _document_nodes(chunks, vectors, source, sentence_terms, index_key) -> list:
+    check_document(chunks, vectors, sentence_terms)
     from llama_index.core.schema import NodeRelationship, RelatedNodeInfo, TextNode
 
     doc_id = chunks[0].doc_id

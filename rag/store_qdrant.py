@@ -29,7 +29,7 @@ import numpy as np
 from .chunking import Chunk
 from .config import RAGConfig
 from .store import (CHANGE_KEY, CHUNKS_KEY, TERM_SPACE, CatalogReads, EmbedderMismatchError, SentenceTermIndex,
-                    _to_chunk, count_versions)
+                    _to_chunk, check_document, count_versions)
 
 DENSE, TERMS = "dense", "terms"  # the collection's named vectors
 _NAMESPACE = uuid.UUID("5b0c2a7e-6f1e-4f7a-9d0b-2f5d8c1e4a90")  # point ids are uuid5(chunk id[, sentence])
@@ -401,12 +401,7 @@ def _sentence_kinds(chunk: Chunk, n_sentences: int) -> list[list[str]]:
 
 def _document_points(chunks, vectors, source, sentence_terms, index_key) -> list:
     """A document's points: per chunk, its sentences' points, then its own."""
-    if not chunks:
-        raise ValueError("a document needs at least one chunk")
-    if len(chunks) != len(vectors):
-        raise ValueError("one vector per chunk")
-    if sentence_terms is not None and len(sentence_terms) != len(chunks):
-        raise ValueError("one list of sentence vectors per chunk")
+    check_document(chunks, vectors, sentence_terms)
     models = _models()
     points = []
     for i, (chunk, vector) in enumerate(zip(chunks, vectors)):
