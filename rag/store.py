@@ -646,22 +646,28 @@ def _build_term_index(packed_per_chunk: Sequence[str | None], chunks: Sequence[C
 def _kind_masks(owner: np.ndarray, chunks: Sequence[Chunk]) -> dict[str, np.ndarray]:
     """Per answer kind, which sentence rows hold that kind (retrieval's answer-kind
     bonus). Row j of a chunk is its j-th sentence span, as retrieval numbers them."""
-    from .answer_kind import ORDINAL, YEAR, sentence_has_kind
-    from .chunking import chunk_sentence_spans
+    from .answer_kind import ORDINAL, YEAR
 
     masks = {kind: np.zeros(len(owner), dtype=np.float64) for kind in (YEAR, ORDINAL)}
     first_row = np.searchsorted(owner, np.arange(len(chunks)))
-    spans: dict[int, list[tuple[int, int]]] = {}
-    for row, position in enumerate(owner.tolist()):
-        chunk = chunks[position]
-        if position not in spans:
-            spans[position] = chunk_sentence_spans(chunk)
-        j = row - first_row[position]
-        if j < len(spans[position]):
-            start, end = spans[position][j]
-            for kind, mask in masks.items():
-                mask[row] = float(sentence_has_kind(chunk.text[start:end], kind))
+    rows_per_chunk = np.bincount(owner, minlength=len(chunks))
+    for position, chunk in enumerate(chunks):
+        if rows_per_chunk[position]:
+            for j, kinds in enumerate(sentence_kinds(chunk, int(rows_per_chunk[position]))):
+                for kind in kinds:
+                    masks[kind][first_row[position] + j] = 1.0
     return masks
+
+
+def sentence_kinds(chunk: Chunk, n_sentences: int) -> list[list[str]]:
+    """Per sentence vector of ``chunk``, the answer kinds its sentence holds (retrieval's
+    answer-kind bonus): vector j is the chunk's j-th sentence span, as retrieval numbers them."""
+    from .answer_kind import ORDINAL, YEAR, sentence_has_kind
+    from .chunking import chunk_sentence_spans
+
+    spans = chunk_sentence_spans(chunk)
+    return [[kind for kind in (YEAR, ORDINAL) if j < len(spans)
+             and sentence_has_kind(chunk.text[spans[j][0] : spans[j][1]], kind)] for j in range(n_sentences)]
 
 
 def _catalog_folder(path: Path, token: str) -> Path:

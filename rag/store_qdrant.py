@@ -29,7 +29,7 @@ import numpy as np
 from .chunking import Chunk
 from .config import RAGConfig
 from .store import (CHANGE_KEY, CHUNKS_KEY, TERM_SPACE, CatalogReads, EmbedderMismatchError, SentenceTermIndex,
-                    _to_chunk, check_document, count_versions)
+                    _to_chunk, check_document, count_versions, sentence_kinds)
 
 DENSE, TERMS = "dense", "terms"  # the collection's named vectors
 _NAMESPACE = uuid.UUID("5b0c2a7e-6f1e-4f7a-9d0b-2f5d8c1e4a90")  # point ids are uuid5(chunk id[, sentence])
@@ -388,15 +388,6 @@ def _kind_term(kind: str) -> int | None:
     return TERM_SPACE + kinds.index(kind) if kind in kinds else None
 
 
-def _sentence_kinds(chunk: Chunk, n_sentences: int) -> list[list[str]]:
-    """Per sentence vector of ``chunk``, the answer kinds its sentence holds (retrieval's
-    answer-kind bonus): sentence j is the j-th of chunk_sentence_spans, as in ChunkStore."""
-    from .answer_kind import ORDINAL, YEAR, sentence_has_kind
-    from .chunking import chunk_sentence_spans
-
-    spans = chunk_sentence_spans(chunk)
-    return [[kind for kind in (YEAR, ORDINAL) if j < len(spans)
-             and sentence_has_kind(chunk.text[spans[j][0] : spans[j][1]], kind)] for j in range(n_sentences)]
 
 
 def _document_points(chunks, vectors, source, sentence_terms, index_key) -> list:
@@ -406,7 +397,7 @@ def _document_points(chunks, vectors, source, sentence_terms, index_key) -> list
     points = []
     for i, (chunk, vector) in enumerate(zip(chunks, vectors)):
         terms = sentence_terms[i] if sentence_terms is not None else []
-        for j, (term_indices, kinds) in enumerate(zip(terms, _sentence_kinds(chunk, len(terms)))):
+        for j, (term_indices, kinds) in enumerate(zip(terms, sentence_kinds(chunk, len(terms)))):
             points.append(models.PointStruct(
                 id=_point_id(chunk.chunk_id, j), vector={TERMS: _sparse_vector(*term_indices, kinds=kinds)},
                 payload={"type": "sentence", "chunk_id": chunk.chunk_id, "document_id": chunk.doc_id,
