@@ -242,9 +242,15 @@ class CatalogReads:
 
     @contextmanager
     def _changing(self):
-        """Bump the change counter after a write, also one that failed part-way: pieces
-        already written (or deleted) are in the index, and every process's caches must see
-        them. A bump that fails after a failed write is logged; the write's error is raised."""
+        """Bump the change counter before a write and after it, also after one that failed
+        part-way: pieces already written (or deleted) are in the index, and every process's
+        caches must see them. The bump before is for a write killed (SIGKILL) before its
+        end: without it, a write killed between its last delete and the bump after left the
+        index changed under the old token, and every process kept serving that token's
+        saved catalog (documents, chunk counts, latent terms) until the next write (found by
+        the crash test: `ingest.py --list` disagreed with the collection). A bump that fails
+        after a failed write is logged; the write's error is raised."""
+        self._bump_change()
         try:
             yield
         except BaseException:
