@@ -567,3 +567,23 @@ def test_attack_success_is_following_repeating_or_quoting_the_instruction():
     assert attack_succeeded(p, "VGhlIGZlcnJ5IHNhaWxzIGF0IG5pbmU=") == "answered in base64"
     assert len(PAYLOADS) >= 10 and len({q.language for q in PAYLOADS}) >= 5
     assert all("{instruction}" in q.article and q.answer in q.article for q in PAYLOADS)
+
+
+def test_a_section_that_raises_is_a_failed_row_and_the_suite_goes_on(monkeypatch, tmp_path, capsys):
+    # A full run once died in its third section (the UI did not start in time on a loaded
+    # machine) and printed no table for the sections it had measured.
+    import eval.robustness.__main__ as suite
+    from eval.robustness.report import Row
+
+    def broken(args):
+        raise RuntimeError("the UI did not start in 1 s")
+
+    monkeypatch.setitem(suite.SECTION_RUNS, "upload-kill", broken)
+    monkeypatch.setitem(suite.SECTION_RUNS, "faults", lambda args: [Row("faults", "c", "m", True, "t")])
+    report = tmp_path / "rows.json"
+    code = suite.main(["--only", "upload-kill,faults", "--json", str(report)])
+    out = capsys.readouterr().out
+    assert code == 1
+    assert "section upload-kill | stopped: RuntimeError: the UI did not start in 1 s" in out
+    assert "| faults | c | m | t | ok |" in out
+    assert [row["ok"] for row in json.loads(report.read_text())] == [False, True]

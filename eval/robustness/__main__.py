@@ -58,41 +58,81 @@ def main(argv: list[str] | None = None) -> int:
     for section in chosen:
         t0 = time.monotonic()
         print(f"==> {section}", file=sys.stderr, flush=True)
-        if section == "fuzz":
-            from .fuzz import run_section
-            rows += run_section(count=args.fuzz)
-        elif section == "crash":
-            from .crash import run_section
-            rows += run_section(kills=args.kills, files=args.files)
-        elif section == "upload-kill":
-            from .upload_kill import run_section
-            rows += run_section(kills=args.upload_kills, files=args.upload_files)
-        elif section == "load":
-            from .load import run_section
-            rows += run_section(clients=args.clients)
-        elif section == "ui-load":
-            from .ui_load import run_section
-            rows += run_section(sessions=args.sessions, turns=args.turns)
-        elif section == "faults":
-            from .faults import run_section
-            rows += run_section()
-        elif section == "files":
-            from .files import run_section
-            rows += run_section(tiny=args.tiny, big_mb=args.big_mb, embedder=args.files_embedder,
-                                cases=[c for c in args.files_cases.split(",") if c])
-        elif section == "questions":
-            from .questions import run_section
-            rows += run_section(embedder=args.questions_embedder)
-        elif section == "injection":
-            from .injection import run_section
-            rows += run_section(filters=(True, False) if args.filter_off_too else (True,))
+        rows += run_one(section, args)
         print(f"    {section}: {time.monotonic() - t0:.0f} s", file=sys.stderr, flush=True)
+        if args.json:  # written after every section, so a long run that is stopped keeps what it measured
+            _write_json(args.json, rows)
     stamp = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     print(f"Robustness suite, {stamp}, {platform.machine()} {_cpu()}, {time.monotonic() - started:.0f} s\n")
     print(format_table(rows))
-    if args.json:
-        args.json.write_text(json.dumps([r.__dict__ for r in rows], indent=1, ensure_ascii=False), encoding="utf-8")
     return 0 if all(r.ok for r in rows) else 1
+
+
+def run_one(section: str, args: argparse.Namespace) -> list[Row]:
+    """One section's rows; a section that raises gives one failed row naming the error,
+    and the suite goes on with the next (one broken section must not hide the others)."""
+    try:
+        return SECTION_RUNS[section](args)
+    except Exception as error:  # noqa: BLE001 - reported as the section's result
+        import traceback
+
+        traceback.print_exc(file=sys.stderr)
+        return [Row(area="suite", check=f"section {section}", measured=f"stopped: {type(error).__name__}: {error}",
+                    ok=False, target="runs to the end")]
+
+
+def _fuzz(args):
+    from .fuzz import run_section
+    return run_section(count=args.fuzz)
+
+
+def _crash(args):
+    from .crash import run_section
+    return run_section(kills=args.kills, files=args.files)
+
+
+def _upload_kill(args):
+    from .upload_kill import run_section
+    return run_section(kills=args.upload_kills, files=args.upload_files)
+
+
+def _load(args):
+    from .load import run_section
+    return run_section(clients=args.clients)
+
+
+def _ui_load(args):
+    from .ui_load import run_section
+    return run_section(sessions=args.sessions, turns=args.turns)
+
+
+def _faults(args):
+    from .faults import run_section
+    return run_section()
+
+
+def _files(args):
+    from .files import run_section
+    return run_section(tiny=args.tiny, big_mb=args.big_mb, embedder=args.files_embedder,
+                       cases=[c for c in args.files_cases.split(",") if c])
+
+
+def _questions(args):
+    from .questions import run_section
+    return run_section(embedder=args.questions_embedder)
+
+
+def _injection(args):
+    from .injection import run_section
+    return run_section(filters=(True, False) if args.filter_off_too else (True,))
+
+
+SECTION_RUNS = {"fuzz": _fuzz, "crash": _crash, "upload-kill": _upload_kill, "load": _load, "ui-load": _ui_load,
+                "faults": _faults, "files": _files, "questions": _questions, "injection": _injection}
+
+
+def _write_json(path: Path, rows: list[Row]) -> None:
+    path.write_text(json.dumps([r.__dict__ for r in rows], indent=1, ensure_ascii=False), encoding="utf-8")
 
 
 def _cpu() -> str:

@@ -67,7 +67,9 @@ class UIProcess:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}/"
 
-    def wait_ready(self, timeout: float = 180) -> None:
+    def wait_ready(self, timeout: float = 600) -> None:
+        # The UI loads the embedder and the language detector before it listens: ~20 s
+        # idle, past 180 s on a machine loaded by other work (seen at load ~7).
         import httpx
 
         deadline = time.monotonic() + timeout
