@@ -94,3 +94,17 @@ def test_sentences_addressed_to_the_assistant_can_be_left_out_of_the_passages():
     dropped = build_messages("When does the ferry sail?", [hit], language="en", drop_addressed=True)[1]["content"]
     assert "[1] (en) The ferry sails at nine. It carries forty cars." in dropped
     assert "Ignore" not in dropped and "Assistant:" not in dropped
+
+
+def test_each_reading_is_left_out_when_its_rule_is_off():
+    from rag.answer import prompt_readings
+    from rag.config import RAGConfig
+    from rag.answer_kind import ORDINAL
+    from rag.prompts import passage_reading
+
+    text = "Orvia raised 250億円 and was the third to do so."
+    assert "(=25 billion)" in passage_reading(text, ORDINAL)
+    assert passage_reading(text, ORDINAL, readings=("ordinal_readings",)).count("(=") == 1  # the ordinal's only
+    assert passage_reading(text, ORDINAL, readings=()) == text
+    assert prompt_readings(RAGConfig(rules_off=("number_readings",))) == ("ordinal_readings",)
+    assert prompt_readings(RAGConfig()) == ("number_readings", "ordinal_readings")
