@@ -22,7 +22,7 @@ from .extractive import extractive_answer, highlight_spans, quote_pointed_passag
 from .figures import repair_scales
 from .language import detect_language, named_article_language, preload_language_models, refusal_text
 from .names import add_source_spellings
-from .prompts import NOT_FOUND, build_messages, passage_reading, strip_annotations, strip_invented_spellings
+from .prompts import NOT_FOUND, READINGS, build_messages, passage_reading, strip_annotations, strip_invented_spellings
 from .refusal import (drop_unsupported_asides, is_non_answer, is_refusal, strip_refusal_marker, unsupported_numbers,
                       versions_not_in_articles, years_not_in_passages)
 from .retrieval import Hit, retrieve, select_passages
@@ -176,7 +176,8 @@ def ask_stream(question: str, *, config: RAGConfig | None = None, history=None,
     else:
         answer_steps = _json_format_answer if config.answer_format == "json" else _text_format_answer
         reply = yield from answer_steps(question, passages, language=language, turns=turns, llm=llm,
-                                        strong=retrieval.best_score >= config.answer_score, embedder=embedder,
+                                        strong=strong_evidence(retrieval.best_score, threshold, config=config),
+                                        embedder=embedder,
                                         config=config, timings=timings)
     timings["total"] = time.perf_counter() - t_start
     yield Answer(question=question, text=reply.text, language=language, refused=reply.refused,
@@ -244,6 +245,15 @@ def gate_threshold(*, store, embedder, config: RAGConfig, language: str | None =
     if config.probes_by_language:
         scores = probes_in_language(scores, language)
     return calibrated_min_score(scores, quantile=config.probe_quantile, margin=config.probe_margin)
+
+
+def strong_evidence(best_score: float, threshold: float, *, config: RAGConfig) -> bool:
+    """Whether retrieval is sure enough of the passages that a refusal by the model is
+    asked again (strong_evidence_retry): the best score clears the gate's threshold by
+    ``answer_margin``. A margin over the index's own threshold, so it follows the
+    embedder, the articles and the question's language as the gate does; with no gate
+    ("off") the model's refusals are taken as they are."""
+    return threshold != float("-inf") and best_score >= threshold + config.answer_margin
 
 
 def _search(question: str, turns: list[tuple[str, str]], language: str, *, store, embedder, llm,
@@ -375,7 +385,8 @@ def _generate_text(question: str, passages: Sequence[Hit], *, language: str, tur
     insist, avoid = False, ()
     for attempt in (1, 2):
         messages = build_messages(question, passages, language=language, history=turns, insist=insist,
-                                  answer_kind=kind, drop_addressed=config.drop_addressed_sentences)
+                                  answer_kind=kind, drop_addressed=config.drop_addressed_sentences,
+                                  readings=prompt_readings(config))
         words: list[str] = []  # everything the model said, held-back refusal included
         # ``avoid`` only when there is something to avoid: ChatModels without it still work.
         stream = llm.stream(messages, max_tokens=config.max_tokens, temperature=config.temperature,
@@ -404,7 +415,8 @@ def structured_answer(question: str, passages: Sequence[Hit], *, language: str, 
 
     kind = question_answer_kind(question)
     messages = build_structured_messages(question, passages, language=language, history=history,
-                                         answer_kind=kind, drop_addressed=config.drop_addressed_sentences)
+                                         answer_kind=kind, drop_addressed=config.drop_addressed_sentences,
+                                         readings=prompt_readings(config))
     follows = getattr(llm, "follows_schema", False)
     raw, reply = "", None
     for attempt in (1, 2):
@@ -481,6 +493,15 @@ def grounded_answer(reply, read: Sequence[str], *, passages: int, extra_sources:
     if unsupported_numbers(text, [read[n - 1] for n in evidence] + context):
         return None
     return text, evidence
+
+
+def prompt_readings(config: RAGConfig) -> tuple[str, ...]:
+    """The readings the passages get in the prompt: those of rag.prompts.READINGS whose
+    rule is on. The checks after the model always know them (a figure the model got right
+    without its reading is still supported)."""
+    switched = {"number_readings": config.rule_on("number_readings"),
+                "ordinal_readings": config.rule_on("ordinal_readings")}
+    return tuple(name for name in READINGS if switched[name])
 
 
 def _what_the_model_read(passages: Sequence[Hit], kind: str | None, question: str,

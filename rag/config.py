@@ -106,10 +106,12 @@ class RAGConfig:
     # The probes a question is compared with: those in its own language (all of them for
     # a language without probes). Off: all probes, whatever the question's language.
     probes_by_language: bool = True
-    # From this retrieval score on the evidence is strong enough that the model is not
-    # offered "NOT FOUND": offered it, the 1.5B model refused answerable questions
-    # whose answer was in the first passage (docs/decisions.md).
-    answer_score: float = 1.12
+    # From the gate's threshold plus this margin on, the evidence is strong enough that a
+    # refusal by the model is asked again without "NOT FOUND": offered it, the 1.5B model
+    # refused answerable questions whose answer was in the first passage. A margin over
+    # the index's own threshold, not an absolute score fitted to one embedder and the
+    # seeds (docs/decisions.md, 2026-12-07). With gate_calibration "off": never.
+    answer_margin: float = 0.17
     # When, asked a second time on that strong evidence, the model still writes no
     # answer but points at one passage ("Le média cité … est [3]."), that passage's
     # sentence closest to the question is quoted instead of a refusal (docs/decisions.md).
@@ -136,7 +138,7 @@ class RAGConfig:
     # figures against the cited passages. "text": a free reply with [n] markers, repaired
     # by the rules of rag/citations.py, figures.py, refusal.py and names.py.
     answer_format: AnswerFormat = "text"
-    # With "json": a refusal on strong evidence (answer_score) is asked once more with a
+    # With "json": a refusal on strong evidence (answer_margin) is asked once more with a
     # schema that requires evidence and an answer.
     structured_retry: bool = True
     # With "json": a katakana name's spelling in the cited passage beside its

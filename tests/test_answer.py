@@ -3,7 +3,7 @@ import re
 import pytest
 
 from conftest import FakeLLM
-from rag.answer import Answer, EmptyIndexError, ask, ask_stream, normalize_history, second_attempt
+from rag.answer import Answer, EmptyIndexError, ask, ask_stream, normalize_history, second_attempt, strong_evidence
 from rag.citations import cited_numbers
 from rag.indexing import ingest_paths
 from rag.language import refusal_text
@@ -171,7 +171,7 @@ def test_an_answer_with_an_invented_number_is_refused(indexed, config, fake_embe
 def test_strong_retrieval_asks_again_when_the_model_refuses(indexed, config, fake_embedder):
     replies = iter(["NOT FOUND", "Chief scientist at Meta [1]."])
     llm = FakeLLM(lambda messages: next(replies))
-    items = list(ask_stream("Who is Shengjia Zhao?", config=config.replace(answer_score=0.0), store=indexed,
+    items = list(ask_stream("Who is Shengjia Zhao?", config=config.replace(answer_margin=0.0), store=indexed,
                             embedder=fake_embedder, llm=llm))
     answer = items[-1]
     assert len(llm.calls) == 2 and not answer.refused and answer.text == "Chief scientist at Meta [1]."
@@ -184,13 +184,29 @@ def test_strong_retrieval_asks_again_when_the_model_refuses(indexed, config, fak
 
 def test_weak_retrieval_accepts_the_refusal_and_insisting_happens_once(indexed, config, fake_embedder):
     weak = FakeLLM("NOT FOUND")
-    answer = ask("Who is Shengjia Zhao?", config=config.replace(answer_score=99.0), store=indexed,
+    answer = ask("Who is Shengjia Zhao?", config=config.replace(answer_margin=99.0), store=indexed,
                  embedder=fake_embedder, llm=weak)
     assert answer.refused and len(weak.calls) == 1 and answer.raw_text == "NOT FOUND"
     stubborn = FakeLLM("NOT FOUND")
-    items = list(ask_stream("Who is Shengjia Zhao?", config=config.replace(answer_score=0.0), store=indexed,
+    items = list(ask_stream("Who is Shengjia Zhao?", config=config.replace(answer_margin=0.0), store=indexed,
                             embedder=fake_embedder, llm=stubborn))
     assert items[-1].refused and len(stubborn.calls) == 2 and items[:-1] == []
+
+
+def test_strong_evidence_is_a_margin_over_the_gates_threshold(config):
+    margin = config.replace(answer_margin=0.2)
+    # The same best score is strong over a low threshold and not over a high one: the bar
+    # moves with the index's (and the question language's) threshold, not a fixed score.
+    assert strong_evidence(0.9, 0.7, config=margin) and strong_evidence(0.95, 0.75, config=margin)
+    assert not strong_evidence(0.9, 0.75, config=margin)
+    assert not strong_evidence(5.0, float("-inf"), config=margin)  # no gate: the model's refusal stands
+
+
+def test_with_the_gate_off_a_refusal_is_not_asked_again(indexed, config, fake_embedder):
+    llm = FakeLLM("NOT FOUND")
+    answer = ask("Who is Shengjia Zhao?", config=config.replace(gate_calibration="off", answer_margin=-99.0),
+                 store=indexed, embedder=fake_embedder, llm=llm)
+    assert answer.refused and len(llm.calls) == 1
 
 
 def _ask_reading_every_chunk(question, reply, indexed, config, fake_embedder):
@@ -227,7 +243,7 @@ def test_a_model_that_can_avoid_words_is_asked_the_same_prompt_without_not_found
     # repeats the first prompt without that way out instead of insisting.
     replies = iter(["NOT FOUND", "Chief scientist at Meta [1]."])
     llm = FakeLLM(lambda messages: next(replies), avoids_words=True)
-    answer = ask("Who is Shengjia Zhao?", config=config.replace(answer_score=0.0), store=indexed,
+    answer = ask("Who is Shengjia Zhao?", config=config.replace(answer_margin=0.0), store=indexed,
                  embedder=fake_embedder, llm=llm)
     assert not answer.refused and answer.text == "Chief scientist at Meta [1]."
     assert llm.avoided == [(), ("NOT", "NO")]
@@ -238,7 +254,7 @@ def test_an_echoed_question_is_asked_again_with_insistence_and_avoided_words(ind
     # Repeating the same prompt would bring the same echo back: this one insists too.
     replies = iter(["Who is Shengjia Zhao? [1]", "Chief scientist at Meta [1]."])
     llm = FakeLLM(lambda messages: next(replies), avoids_words=True)
-    answer = ask("Who is Shengjia Zhao?", config=config.replace(answer_score=0.0), store=indexed,
+    answer = ask("Who is Shengjia Zhao?", config=config.replace(answer_margin=0.0), store=indexed,
                  embedder=fake_embedder, llm=llm)
     assert not answer.refused and llm.avoided == [(), ("NOT", "NO")]
     assert "do not reply NOT FOUND" in llm.calls[1][1]["content"]
@@ -248,7 +264,7 @@ def test_a_reply_pointing_at_a_passage_twice_quotes_that_passages_sentence(index
     # Asked again on strong evidence, the model still stops where the answer should be
     # and points at a passage: that passage's sentence is quoted instead of a refusal.
     llm = FakeLLM("Le média cité est [2].", avoids_words=True)
-    answer = ask("Quel média est cité ?", config=config.replace(answer_score=0.0), store=indexed,
+    answer = ask("Quel média est cité ?", config=config.replace(answer_margin=0.0), store=indexed,
                  embedder=fake_embedder, llm=llm)
     assert len(llm.calls) == 2 and not answer.refused
     pointed = answer.citations[0]
@@ -263,7 +279,7 @@ def test_a_reply_pointing_at_a_passage_twice_quotes_that_passages_sentence(index
 
 
 def test_a_pointing_reply_is_refused_on_weak_evidence_or_when_turned_off(indexed, config, fake_embedder):
-    for changes in ({"answer_score": 99.0}, {"answer_score": 0.0, "quote_pointed_passage": False}):
+    for changes in ({"answer_margin": 99.0}, {"answer_margin": 0.0, "quote_pointed_passage": False}):
         answer = ask("Quel média est cité ?", config=config.replace(**changes), store=indexed,
                      embedder=fake_embedder, llm=FakeLLM("Le média cité est [2].", avoids_words=True))
         assert answer.refused and answer.citations == [] and answer.text == refusal_text("fr")
@@ -328,7 +344,7 @@ def test_a_gate_switched_off_lets_the_question_reach_the_model(indexed, config, 
 
 def test_without_strong_evidence_retry_a_refusal_is_not_asked_again(indexed, config, fake_embedder):
     llm = FakeLLM("NOT FOUND", avoids_words=True)
-    answer = ask("Who is Shengjia Zhao?", config=config.replace(answer_score=0.0, rules_off=("strong_evidence_retry",)),
+    answer = ask("Who is Shengjia Zhao?", config=config.replace(answer_margin=0.0, rules_off=("strong_evidence_retry",)),
                  store=indexed, embedder=fake_embedder, llm=llm)
     assert answer.refused and len(llm.calls) == 1
 
@@ -549,7 +565,7 @@ def test_json_answer_is_cited_by_the_code_and_streams_only_the_answer(generic, c
                                    {"evidence": [1], "answer": "Qui dirige Acme Robotics ?"}])
 def test_json_reply_without_evidence_or_answer_is_a_localised_refusal(generic, config, fake_embedder, reply):
     llm = JsonLLM(lambda p: reply)
-    answer = ask("Qui dirige Acme Robotics ?", config=config.replace(answer_format="json", answer_score=99.0),
+    answer = ask("Qui dirige Acme Robotics ?", config=config.replace(answer_format="json", answer_margin=99.0),
                  store=generic, embedder=fake_embedder, llm=llm)
     assert answer.refused and answer.citations == [] and answer.text == refusal_text("fr")
     assert len(llm.schemas) == 1  # weak evidence: no second attempt
@@ -558,7 +574,7 @@ def test_json_reply_without_evidence_or_answer_is_a_localised_refusal(generic, c
 def test_json_refusal_on_strong_evidence_is_asked_again_with_no_way_out(generic, config, fake_embedder):
     replies = iter([{"evidence": [], "answer": ""}, None])
     llm = JsonLLM(lambda p: next(replies) or {"evidence": [_holding(p, "Lyon")], "answer": "In Lyon."})
-    answer = ask("Where is Acme Robotics based?", config=config.replace(answer_format="json", answer_score=-9.0),
+    answer = ask("Where is Acme Robotics based?", config=config.replace(answer_format="json", answer_margin=-9.0),
                  store=generic, embedder=fake_embedder, llm=llm)
     assert answer.text == "In Lyon [1]." and not answer.refused
     assert "minItems" not in llm.schemas[0]["properties"]["evidence"]
