@@ -142,8 +142,9 @@ def instrument(trace_path: str, plan: str):
 
 
 def run_child(data_dir: Path, args: list[str], *, plan: str = "", trace: Path, kill_after: float | None = None,
-              timeout: float = 120) -> tuple[int, str]:
-    """Run ingest in a child; returns (exit status, stdout). ``kill_after`` seconds: SIGKILL from here."""
+              timeout: float = 600) -> tuple[int, str]:
+    """Run ingest in a child; returns (exit status, stdout). ``kill_after`` seconds: SIGKILL from here.
+    ``timeout`` bounds a hang, not a slow run: a re-run of 60 files took past 120 s at load ~7."""
     env = {**os.environ, "RAG_DATA_DIR": str(data_dir), "RAG_COLLECTION": "crash", "ANONYMIZED_TELEMETRY": "False"}
     command = [sys.executable, "-m", "eval.robustness.crash", "--child", str(trace), plan or "-", "--", *args]
     child = subprocess.Popen(command, cwd=REPO_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
