@@ -280,10 +280,10 @@ def _splice_matrix(matrix, old_rows, block, block_starts, block_rows):
         gone[a:b] = True
         shift[b] += int(added) - (b - a)
     dead = np.flatnonzero(gone[indices]) if gone.any() else np.zeros(0, dtype=np.int64)
-    kept_indices, kept_data = np.delete(indices, dead), np.delete(data, dead)
-    shift = np.cumsum(shift[:n_rows])
+    kept_indices, kept_data = (np.delete(indices, dead), np.delete(data, dead)) if len(dead) else (indices, data)
+    shift = np.cumsum(shift[:n_rows]).astype(indices.dtype)
     if shift.any():
-        kept_indices = (kept_indices + shift[kept_indices]).astype(indices.dtype)
+        kept_indices = kept_indices + shift[kept_indices]
     counts = np.diff(indptr) - np.bincount(np.searchsorted(indptr, dead, side="right") - 1, minlength=len(indptr) - 1)
     if block is not None and block.matrix.nnz:
         new = block.matrix

@@ -342,6 +342,16 @@ class CatalogReads:
             self._catalog = catalog
         return catalog
 
+    def settle_catalog(self) -> bool:
+        """Apply the records of the writes since the last saved catalog and save the result,
+        so that other processes' next question only loads it (ingest.py calls this after its
+        writes: the pass over the term index is then the writer's, not a question's). Never
+        reads every chunk: False when no record leads to the current token."""
+        catalog = self._saved_catalog(self.change_token())
+        if catalog is not None:
+            self._catalog = catalog
+        return catalog is not None
+
     def _saved_catalog(self, token: str) -> IndexCatalog | None:
         """The catalog of ``token`` from this process, from disk, or derived from the
         records of the writes since a saved one."""

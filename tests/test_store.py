@@ -927,3 +927,38 @@ def test_counted_mentions_are_the_gate_mentions_of_the_joined_text():
     expected = version_mentions(" ".join(t for texts in docs for t in texts))
     assert counted_mentions(combine([document_summary(r) for r in rows])) == expected
     assert {("iphone", "16"), ("pro", "3")} <= expected.numbered and ("max", "10") not in expected.numbered
+
+
+def test_a_writer_that_settles_leaves_other_processes_a_catalog_to_load(config, monkeypatch):
+    from rag.store import CatalogReads
+
+    config, writer = _seeded(config)
+    writer.delete_document("alpha")
+    writer.replace_documents([_doc("echo", _TEXTS["echo"], seed=3)])
+    assert writer.settle_catalog() and not list((config.data_dir / "catalog").glob("changes-*"))
+    monkeypatch.setattr(CatalogReads, "_catalog_from_changes", lambda self, token: pytest.fail("applied again"))
+    catalog, reads = _other_process_catalog(config, monkeypatch)
+    assert reads == 0
+    _assert_same_catalog(catalog, writer)
+
+
+def test_settling_without_a_record_reads_no_chunk(config, monkeypatch):
+    config, writer = _seeded(config)
+    writer.reset()  # records nothing
+    reads = _full_reads(monkeypatch)
+    assert writer.settle_catalog() is False and reads == []
+
+
+def test_ingest_py_settles_the_catalog_for_the_app(articles, config, store, fake_embedder, monkeypatch):
+    import ingest
+    from rag.store import CatalogReads
+
+    store.catalog()  # the app's catalog, saved
+    monkeypatch.setenv("RAG_DATA_DIR", str(config.data_dir))
+    monkeypatch.setenv("RAG_COLLECTION", config.collection)
+    monkeypatch.setattr("rag.embeddings.get_embedder", lambda *, config: fake_embedder)
+    assert ingest.main(["--quiet", str(articles / "fr_zhang.txt")]) == 0
+    assert not list((config.data_dir / "catalog").glob("changes-*"))  # applied and saved by ingest.py
+    monkeypatch.setattr(CatalogReads, "_catalog_from_changes", lambda self, token: pytest.fail("applied again"))
+    reads = _full_reads(monkeypatch)
+    assert [d.doc_id for d in store.list_documents()] == ["fr_zhang"] and reads == []
