@@ -285,14 +285,17 @@ def _one_document_written(store, texts, stats, data_dir: Path, stats_path: Path,
         settle_s = time.perf_counter() - t0 - written
         after = _run_question_process(data_dir, stats_path, 0, backend)
         tag = "settled" if settle else "one_doc"
-        out |= {f"{tag}_write_s": written, f"first_after_{tag}_s": after["first_s"], f"peak_rss_{tag}_mb": after["peak_mb"]}
+        out |= {f"{tag}_write_s": written, f"first_after_{tag}_s": after["first_s"],
+                f"peak_rss_{tag}_mb": after["peak_mb"]}
         if settle:
             out["settle_s"] = settle_s
-        print(f"one document written in {written:.2f} s" + (f", settled ({settled}) in {settle_s:.2f} s" if settle else "")
-              + f"; first question after it {after['first_s']:.2f} s", file=sys.stderr, flush=True)
+        settling = f", settled ({settled}) in {settle_s:.2f} s" if settle else ""
+        print(f"one document written in {written:.2f} s{settling}; first question after it {after['first_s']:.2f} s",
+              file=sys.stderr, flush=True)
     if check:
         out["one_doc_same_as_rebuild"] = _same_as_rebuild(store)
-        print(f"the catalog after them equals a full rebuild: {out['one_doc_same_as_rebuild']}", file=sys.stderr, flush=True)
+        print(f"the catalog after them equals a full rebuild: {out['one_doc_same_as_rebuild']}",
+              file=sys.stderr, flush=True)
     return out
 
 

@@ -69,8 +69,9 @@ def document_summary(rows: Sequence[tuple[Chunk, dict]]) -> DocumentSummary:
     mentions = version_mentions(" ".join(chunk.text for chunk in chunks))
     head = _HEAD.match(unicodedata.normalize("NFKC", first.text))
     tail = _TAIL.search(unicodedata.normalize("NFKC", chunks[-1].text))
+    edge = (head.group() if head else None, fold_name(tail.group()) if tail else None)
     return DocumentSummary(info, dict(Counter(chunk.language for chunk in chunks)), mentions.names,
-                           mentions.numbered, (head.group() if head else None, fold_name(tail.group()) if tail else None))
+                           mentions.numbered, edge)
 
 
 def combine(summaries: Sequence[DocumentSummary]) -> CatalogCounts:
