@@ -962,3 +962,29 @@ def test_ingest_py_settles_the_catalog_for_the_app(articles, config, store, fake
     monkeypatch.setattr(CatalogReads, "_catalog_from_changes", lambda self, token: pytest.fail("applied again"))
     reads = _full_reads(monkeypatch)
     assert [d.doc_id for d in store.list_documents()] == ["fr_zhang"] and reads == []
+
+
+def test_a_question_during_another_process_write_waits_and_applies_its_record(config, monkeypatch):
+    import threading
+    import time
+
+    from conftest import FakeTermEmbedder
+
+    config, writer = _seeded(config)
+    reader = open_store(config=config, embedder=FakeTermEmbedder())
+    reads, seen, threads = _full_reads(monkeypatch), [], []
+    original_add = type(writer._vector_store).add
+
+    def add_while_asked(self, nodes, **kwargs):
+        if not threads:  # the reader sees the write's bump-before token and waits on the lock file
+            threads.append(threading.Thread(target=lambda: seen.append(reader.catalog())))
+            threads[0].start()
+            time.sleep(0.5)
+        return original_add(self, nodes, **kwargs)
+
+    monkeypatch.setattr(type(writer._vector_store), "add", add_while_asked)
+    writer.replace_documents([_doc("echo", _TEXTS["echo"], seed=3)])
+    threads[0].join(10)
+    assert reads == [] and len(seen) == 1
+    monkeypatch.undo()
+    _assert_same_catalog(seen[0], writer)
