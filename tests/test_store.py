@@ -839,7 +839,8 @@ def test_a_batch_and_a_chain_of_writes_without_a_question_between_are_applied_at
     config, writer = _seeded(config)
     writer.replace_documents([_doc("echo", _TEXTS["echo"], seed=3, language="es"),
                               _doc("alpha", ["Alpha, again: 2001."], seed=4, key="v2"),
-                              _doc("charlie", ["12 and", "more text without terms"], seed=6, terms=False)])
+                              _doc("charlie", ["12 and", "more text without terms"], seed=6, terms=False),
+                              _doc("charlie2", ["Right after charlie, in 1987."], seed=7)])  # two new neighbours
     writer.delete_document("delta")
     writer.replace_documents([_doc("delta", _TEXTS["delta"], seed=8, language="de")])
     catalog, reads = _other_process_catalog(config, monkeypatch)
