@@ -273,14 +273,13 @@ def crash_test(root: Path, *, kills: int, files: int, seed: int = 0, deadline: f
     started = time.monotonic()
     t0 = time.monotonic()
     run_child(data_dir, ["--quiet", str(folder)], trace=root / "initial.trace")
-    typical = time.monotonic() - t0  # how long a run takes: random kills land within it
-    plans = []
-    for i in range(kills):
-        phase = ("embed", "write", "delete", "random")[i % 4]
-        plans.append(phase)
-    for round_no, phase in enumerate(plans, start=1):
-        if time.monotonic() - started > deadline:
-            break
+    recent = time.monotonic() - t0  # how long a run that writes takes: random kills land within it
+    round_no = 0
+    # Rounds until ``kills`` kills landed: a timed kill can miss a run that ended first
+    # (at most twice as many rounds; the deadline guards a stuck child).
+    while result.kills < kills and round_no < 2 * kills and time.monotonic() - started <= deadline:
+        round_no += 1
+        phase = ("embed", "write", "delete", "random")[(round_no - 1) % 4]
         # New versions, some shorter or longer; a few go back to their previous content
         # (an edit undone after a crash: the index may hold chunks of both).
         changed, previous = edit_articles(folder, versions, texts, rng)
@@ -288,7 +287,7 @@ def crash_test(root: Path, *, kills: int, files: int, seed: int = 0, deadline: f
         trace = root / f"round{round_no}.trace"
         if phase == "random":
             status, _ = run_child(data_dir, ["--quiet", str(folder)], trace=trace,
-                                  kill_after=rng.uniform(0.5, 1.0) * typical)
+                                  kill_after=rng.uniform(0.3, 0.9) * recent)
         else:
             # Ingest embeds and writes in batches (one call for a few files), so the first
             # call of each step is where a kill surely lands; the timer spreads it inside.
@@ -307,7 +306,8 @@ def crash_test(root: Path, *, kills: int, files: int, seed: int = 0, deadline: f
                 result.undone += 1
         t0 = time.monotonic()
         run_child(data_dir, ["--quiet", str(folder)], trace=root / f"round{round_no}.rerun.trace")
-        typical = max(typical, time.monotonic() - t0)  # a run that also writes: past start-up
+        # The re-run writes what the killed round left: about a round's run, start-up included.
+        recent = time.monotonic() - t0
         for problem in check_index(data_dir, folder, trace=root / "list.trace"):
             result.problems.append((round_no, problem))
     result.seconds = time.monotonic() - started
