@@ -148,6 +148,25 @@ def prune_changes(path: Path, token: str) -> None:
         match = own.fullmatch(old.name)
         if match and int(match.group(1)) <= int(count):
             old.unlink(missing_ok=True)
+    for partial in path.parent.glob(f"{path.name}-*.json.*.tmp"):
+        if not _writer_alive(partial):  # left by a writer killed while saving its record
+            partial.unlink(missing_ok=True)
+
+
+def _writer_alive(partial: Path) -> bool:
+    """Whether the process named in a partial record's name (``<record>.<pid>-<hex>.tmp``)
+    still runs: the lock file is this machine's, so its writers are this machine's
+    processes. A name that does not parse counts as alive (left alone)."""
+    match = re.search(r"\.(\d+)-[0-9a-f]+\.tmp$", partial.name)
+    if match is None:
+        return True
+    try:
+        os.kill(int(match.group(1)), 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # another user's process: it exists
+        return True
+    return True
 
 
 def compose(records: Sequence[ChangeRecord]) -> dict:

@@ -989,3 +989,22 @@ def test_a_question_during_another_process_write_waits_and_applies_its_record(co
     assert reads == [] and len(seen) == 1
     monkeypatch.undo()
     _assert_same_catalog(seen[0], writer)
+
+
+def test_a_partial_record_of_a_killed_writer_is_removed_when_records_are_pruned(tmp_path):
+    # A writer killed while saving its record leaves "<record>.<pid>-<hex>.tmp"; a live
+    # writer's partial file (this process) stays.
+    import os
+    import subprocess
+    import sys
+
+    from rag.catalog_delta import prune_changes
+
+    path = tmp_path / "changes-catalog-news"
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    left = tmp_path / f"changes-catalog-news-3-abc.json.{int(dead.stdout)}-0123abcd.tmp"
+    live = tmp_path / f"changes-catalog-news-4-abc.json.{os.getpid()}-0123abcd.tmp"
+    for partial in (left, live):
+        partial.write_text("{")
+    prune_changes(path, "2:abc")
+    assert not left.exists() and live.exists()
