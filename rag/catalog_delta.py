@@ -134,7 +134,7 @@ def load_changes(path: Path, token: str) -> ChangeRecord | None:
         rows = lambda items: [(Chunk(**chunk), meta) for chunk, meta in items]  # noqa: E731
         return ChangeRecord(token, data["base"], int(data["depth"]),
                             {d: (rows(before), rows(after)) for d, (before, after) in data["documents"].items()})
-    except (OSError, ValueError, KeyError, TypeError):
+    except Exception:  # missing, damaged or of another version: no record (a cache)
         return None
 
 
@@ -149,12 +149,12 @@ def prune_changes(path: Path, token: str) -> None:
         if match and int(match.group(1)) <= int(count):
             old.unlink(missing_ok=True)
     for partial in path.parent.glob(f"{path.name}-*.json.*.tmp"):
-        if not _writer_alive(partial):  # left by a writer killed while saving its record
+        if not writer_alive(partial):  # left by a writer killed while saving its record
             partial.unlink(missing_ok=True)
 
 
-def _writer_alive(partial: Path) -> bool:
-    """Whether the process named in a partial record's name (``<record>.<pid>-<hex>.tmp``)
+def writer_alive(partial: Path) -> bool:
+    """Whether the process named in a partial file's name (``<name>.<pid>-<hex>.tmp``)
     still runs: the lock file is this machine's, so its writers are this machine's
     processes. A name that does not parse counts as alive (left alone)."""
     match = re.search(r"\.(\d+)-[0-9a-f]+\.tmp$", partial.name)

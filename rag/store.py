@@ -257,8 +257,7 @@ class CatalogReads:
         that ends well leaves a record of their chunks before and after it, from which
         the next question derives the catalog instead of reading every chunk
         (rag/catalog_delta.py)."""
-        base = self._change_base() if documents else None
-        before = self._rows_of(documents) if base is not None else None
+        base, before = self._record_base(documents)
         first = self._bump_change()
         try:
             yield
@@ -271,6 +270,18 @@ class CatalogReads:
         last = self._bump_change()
         if base is not None and before is not None:
             self._record_changes(base, first, last, documents, before)
+
+    def _record_base(self, documents: Sequence[str]) -> tuple[tuple[str, int] | None, dict | None]:
+        """(the base of the write's record, the documents' rows before it), or (None, None):
+        no record. A cache: a failure to read them never fails the write."""
+        if not documents:
+            return None, None
+        try:
+            base = self._change_base()
+            return (base, self._rows_of(documents)) if base is not None else (None, None)
+        except Exception as exc:
+            logging.getLogger(__name__).warning("the index change will not be recorded: %s", exc)
+            return None, None
 
     def _change_base(self) -> tuple[str, int] | None:
         """The token before a write and the depth of its record (records since a saved
@@ -842,10 +853,17 @@ def save_catalog(catalog: IndexCatalog, path: Path, collection: str) -> None:
         shutil.rmtree(partial, ignore_errors=True)
     # Only this collection's older catalogs: "<name>-<token>", the token being the change
     # counter's "<count>:<random hex>" made safe, never another collection's "<name>-x-...".
+    from .catalog_delta import writer_alive
+
     own = re.compile(rf"{re.escape(path.name)}-\d+-[0-9a-f]+")
     for old in path.parent.glob(f"{path.name}-*"):
         if old != folder and own.fullmatch(old.name):
             shutil.rmtree(old, ignore_errors=True)  # a process still reading keeps its mapped files
+        elif old.name.endswith(".tmp") and not writer_alive(old):  # a saver killed half-way
+            shutil.rmtree(old, ignore_errors=True)
+
+
+_SAVED_ARRAYS = frozenset({"owner", "data", "indices", "indptr", "kind_year", "kind_ordinal"})
 
 
 def load_catalog(path: Path, token: str) -> IndexCatalog | None:
@@ -862,7 +880,9 @@ def load_catalog(path: Path, token: str) -> IndexCatalog | None:
             from scipy.sparse import csc_matrix
 
             arrays = {f.stem: np.load(f, mmap_mode="r") for f in folder.glob("*.npy")}
-            if len(arrays["indptr"]) != TERM_SPACE + 1:
+            # Every array or none: a folder another process is removing (a newer catalog
+            # saved) may have lost some files already, e.g. an answer kind's mask.
+            if not _SAVED_ARRAYS <= set(arrays) or len(arrays["indptr"]) != TERM_SPACE + 1:
                 return None
             matrix = csc_matrix((arrays["data"], arrays["indices"], arrays["indptr"]),
                                 shape=(len(arrays["owner"]), TERM_SPACE), copy=False)

@@ -1008,3 +1008,60 @@ def test_a_partial_record_of_a_killed_writer_is_removed_when_records_are_pruned(
         partial.write_text("{")
     prune_changes(path, "2:abc")
     assert not left.exists() and live.exists()
+
+
+def _dead_pid() -> int:
+    import subprocess
+    import sys
+
+    return int(subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                              capture_output=True, text=True).stdout)
+
+
+def test_a_saved_catalog_missing_one_of_its_arrays_is_not_loaded(articles, config, fake_embedder):
+    # Another process removing an older catalog (a newer one saved) can leave a folder
+    # with some arrays gone; loading it would drop an answer kind's mask silently.
+    from conftest import FakeTermEmbedder
+
+    from rag.store import build_catalog, load_catalog, save_catalog
+
+    embedder = FakeTermEmbedder()
+    config = config.replace(collection="terms")
+    store = open_store(config=config, embedder=embedder)
+    ingest_paths([articles], config=config, store=store, embedder=embedder)
+    catalog = build_catalog(store.change_token(), store._all_with_meta())
+    path = config.data_dir / "masks" / "catalog-terms"
+    save_catalog(catalog, path, "terms")
+    assert load_catalog(path, catalog.token) is not None
+    next(path.parent.glob("catalog-terms-*/kind_year.npy")).unlink()
+    assert load_catalog(path, catalog.token) is None
+
+
+def test_saving_a_catalog_removes_the_partial_folders_of_killed_savers_only(articles, config, store, fake_embedder):
+    import os
+
+    from rag.store import build_catalog, save_catalog
+
+    ingest_paths([articles], config=config, store=store, embedder=fake_embedder)
+    catalog = build_catalog(store.change_token(), store._all_with_meta())
+    path = config.data_dir / "partial" / "catalog-news"
+    path.parent.mkdir(parents=True)
+    killed = path.parent / f"catalog-news-1-abc.{_dead_pid()}-0123abcd.tmp"
+    running = path.parent / f"catalog-news-1-abc.{os.getpid()}-4567abcd.tmp"
+    for folder in (killed, running):
+        folder.mkdir()
+        (folder / "owner.npy").write_bytes(b"x")
+    save_catalog(catalog, path, "news")
+    assert not killed.exists() and running.exists()
+
+
+def test_a_write_goes_on_when_its_change_record_cannot_be_read(articles, config, store, fake_embedder, monkeypatch):
+    # The record is a cache: a failure to read what it needs never fails the write.
+    from rag.store import ChunkStore
+
+    ingest_paths([articles], config=config, store=store, embedder=fake_embedder)
+    store.catalog()
+    monkeypatch.setattr(ChunkStore, "_rows_of", lambda self, ids: (_ for _ in ()).throw(RuntimeError("read failed")))
+    assert store.delete_document(store.list_documents()[0].doc_id) > 0
+    monkeypatch.undo()
+    assert len(store.list_documents()) == len(_second_store(config, fake_embedder).list_documents())

@@ -156,85 +156,87 @@ def upload_kill_test(root: Path, *, kills: int, files: int, seed: int = 0, deadl
     started = time.monotonic()
 
     ui = UIProcess(root, trace=root / "start.trace")
-    ui.wait_ready()
-    t0 = time.monotonic()
-    upload(ui.client(), paths)
-    typical = time.monotonic() - t0  # an upload of the whole folder: random kills land within it
-    plans = ("embed", "write", "delete", "random")
-    for round_no in range(1, kills + 1):
-        if time.monotonic() - started > deadline:
-            break
-        result.rounds += 1
-        phase = plans[(round_no - 1) % len(plans)]
-        changed, previous = edit_articles(folder, versions, texts, rng)
-        result.updates += len(changed)
-        # The UI that gets killed: started with the round's kill plan (random: none).
-        ui.kill()
-        trace = root / f"round{round_no}.trace"
-        if phase == "random":
-            ui = UIProcess(root, trace=trace)
-        else:
-            when = "now" if phase == "embed" or round_no <= 3 or rng.random() < 0.5 else f"{rng.uniform(0.5, 15):.1f}"
-            ui = UIProcess(root, trace=trace, plan=f"{phase}:1@{when}")
+    try:  # a section that fails must not leave its UI running under the next sections
         ui.wait_ready()
-        client = ui.client()
-        failure: list[BaseException] = []
+        t0 = time.monotonic()
+        upload(ui.client(), paths)
+        typical = time.monotonic() - t0  # an upload of the whole folder: random kills land within it
+        plans = ("embed", "write", "delete", "random")
+        for round_no in range(1, kills + 1):
+            if time.monotonic() - started > deadline:
+                break
+            result.rounds += 1
+            phase = plans[(round_no - 1) % len(plans)]
+            changed, previous = edit_articles(folder, versions, texts, rng)
+            result.updates += len(changed)
+            # The UI that gets killed: started with the round's kill plan (random: none).
+            ui.kill()
+            trace = root / f"round{round_no}.trace"
+            if phase == "random":
+                ui = UIProcess(root, trace=trace)
+            else:
+                when = "now" if phase == "embed" or round_no <= 3 or rng.random() < 0.5 else f"{rng.uniform(0.5, 15):.1f}"
+                ui = UIProcess(root, trace=trace, plan=f"{phase}:1@{when}")
+            ui.wait_ready()
+            client = ui.client()
+            failure: list[BaseException] = []
 
-        def send() -> None:
+            def send() -> None:
+                try:
+                    upload(client, paths)
+                except BaseException as exc:  # the UI died under the request: expected
+                    failure.append(exc)
+
+            sender = threading.Thread(target=send, daemon=True)
+            sender.start()
+            if phase == "random":
+                sender.join(rng.uniform(0.2, 1.0) * typical)
+                ui.process.send_signal(signal.SIGKILL)
             try:
-                upload(client, paths)
-            except BaseException as exc:  # the UI died under the request: expected
-                failure.append(exc)
-
-        sender = threading.Thread(target=send, daemon=True)
-        sender.start()
-        if phase == "random":
-            sender.join(rng.uniform(0.2, 1.0) * typical)
-            ui.process.send_signal(signal.SIGKILL)
-        try:
-            ui.process.wait(timeout=120)
-        except subprocess.TimeoutExpired:
-            result.problems.append((round_no, f"the UI was not killed by its plan {phase}"))
+                ui.process.wait(timeout=120)
+            except subprocess.TimeoutExpired:
+                result.problems.append((round_no, f"the UI was not killed by its plan {phase}"))
+            ui.kill()
+            sender.join(30)
+            if ui.process.returncode == -signal.SIGKILL:
+                result.kills += 1
+                where = _last_phase(trace)
+                if where == "start-up":  # the UI was up: the kill landed while it received and copied the files
+                    where = "receiving"
+                if phase == "random" and not failure:
+                    where = "after the upload"
+                result.by_phase[where] = result.by_phase.get(where, 0) + 1
+            if rng.random() < 0.5:  # the edit undone before the recovery
+                undo_edits(folder, changed, previous, versions, texts)
+                result.undone += 1
+            # Recovery: what the user does after the UI died under their upload.
+            if round_no % 2 == 0:
+                run_child(root / "data", ["--quiet", str(folder)], trace=root / f"round{round_no}.ingest.trace")
+                result.ingest_runs += 1
+                ui = UIProcess(root, trace=root / f"round{round_no}.restart.trace")
+                ui.wait_ready()
+                client = ui.client()
+            else:
+                ui = UIProcess(root, trace=root / f"round{round_no}.restart.trace")
+                ui.wait_ready()
+                client = ui.client()
+                reply = upload(client, paths)
+                result.reuploads += 1
+                if "Indexing failed" in str(reply[0]) or "- skipped" in str(reply[0]):
+                    result.problems.append((round_no, f"the re-upload said: {str(reply[0])[:200]}"))
+            for problem in check_index(root / "data", folder, trace=root / "list.trace"):
+                result.problems.append((round_no, problem))
+            serial = rng.choice(changed)
+            try:
+                wrong = _ask(client, serial, versions[serial])
+            except Exception as exc:
+                wrong = f"question about file {serial}: {type(exc).__name__}: {exc}"
+            if wrong:
+                result.problems.append((round_no, wrong))
+            for stray in _stray_files(root, folder, names):
+                result.problems.append((round_no, f"left behind: {stray}"))
+    finally:
         ui.kill()
-        sender.join(30)
-        if ui.process.returncode == -signal.SIGKILL:
-            result.kills += 1
-            where = _last_phase(trace)
-            if where == "start-up":  # the UI was up: the kill landed while it received and copied the files
-                where = "receiving"
-            if phase == "random" and not failure:
-                where = "after the upload"
-            result.by_phase[where] = result.by_phase.get(where, 0) + 1
-        if rng.random() < 0.5:  # the edit undone before the recovery
-            undo_edits(folder, changed, previous, versions, texts)
-            result.undone += 1
-        # Recovery: what the user does after the UI died under their upload.
-        if round_no % 2 == 0:
-            run_child(root / "data", ["--quiet", str(folder)], trace=root / f"round{round_no}.ingest.trace")
-            result.ingest_runs += 1
-            ui = UIProcess(root, trace=root / f"round{round_no}.restart.trace")
-            ui.wait_ready()
-            client = ui.client()
-        else:
-            ui = UIProcess(root, trace=root / f"round{round_no}.restart.trace")
-            ui.wait_ready()
-            client = ui.client()
-            reply = upload(client, paths)
-            result.reuploads += 1
-            if "Indexing failed" in str(reply[0]) or "- skipped" in str(reply[0]):
-                result.problems.append((round_no, f"the re-upload said: {str(reply[0])[:200]}"))
-        for problem in check_index(root / "data", folder, trace=root / "list.trace"):
-            result.problems.append((round_no, problem))
-        serial = rng.choice(changed)
-        try:
-            wrong = _ask(client, serial, versions[serial])
-        except Exception as exc:
-            wrong = f"question about file {serial}: {type(exc).__name__}: {exc}"
-        if wrong:
-            result.problems.append((round_no, wrong))
-        for stray in _stray_files(root, folder, names):
-            result.problems.append((round_no, f"left behind: {stray}"))
-    ui.kill()
     result.seconds = time.monotonic() - started
     return result
 
