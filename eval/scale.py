@@ -309,9 +309,13 @@ def _same_as_rebuild(store) -> bool:
             rebuilt.documents, rebuilt.languages, rebuilt.mentions, rebuilt.chunks, rebuilt.counts):
         return False
     a, b = derived.terms, rebuilt.terms
+    if a is None or b is None:
+        return a is b
+    if a.chunk_ids != b.chunk_ids or set(a.kind_masks) != set(b.kind_masks):
+        return False  # zip below would stop at the shorter list of masks
     arrays = lambda t: [t.owner, t.matrix.data, t.matrix.indices, t.matrix.indptr,  # noqa: E731
                         *(t.kind_masks[k] for k in sorted(t.kind_masks))]
-    return a.chunk_ids == b.chunk_ids and all(np.array_equal(x, y) for x, y in zip(arrays(a), arrays(b)))
+    return all(np.array_equal(x, y) for x, y in zip(arrays(a), arrays(b)))
 
 
 def measure(size: int, texts, stats: TermStatistics, stats_path: Path, questions: int, root: Path,

@@ -499,6 +499,7 @@ def prompt_readings(config: RAGConfig) -> tuple[str, ...]:
     """The readings the passages get in the prompt: those of rag.prompts.READINGS whose
     rule is on. The checks after the model always know them (a figure the model got right
     without its reading is still supported)."""
+    # Named one by one: tests/test_rules.py finds every rule switched by its literal name.
     switched = {"number_readings": config.rule_on("number_readings"),
                 "ordinal_readings": config.rule_on("ordinal_readings")}
     return tuple(name for name in READINGS if switched[name])
