@@ -121,6 +121,11 @@ def main(argv: list[str] | None = None) -> int:
     return 1 if report.skipped and not (report.added or report.updated or report.unchanged) else status
 
 
+# From this size on a rebuild of the catalog takes seconds (about 1 s per 1,000 chunks on
+# 2 cores, docs/scale.md), so ingest.py says why it waits; a new index's first run stays quiet.
+ANNOUNCED_REBUILD_CHUNKS = 10_000
+
+
 def _settle(store) -> None:
     """The catalog after this run's writes, saved for the app's next question (a cache):
     derived from the writes' records, or, when none leads to it (an earlier run killed
@@ -129,8 +134,10 @@ def _settle(store) -> None:
     try:
         if store.settle_catalog():
             return
-        print(f"updating the index catalog for {store.count()} chunks (a read of the whole index, so that the "
-              "apps' next question does not)", file=sys.stderr, flush=True)
+        chunks = store.count()
+        if chunks >= ANNOUNCED_REBUILD_CHUNKS:
+            print(f"updating the index catalog for {chunks} chunks (a read of the whole index, so that the "
+                  "apps' next question does not)", file=sys.stderr, flush=True)
         store.settle_catalog(rebuild=True)
     except Exception as exc:
         print(f"warning: the index catalog was not updated ({exc}); the next question rebuilds it", file=sys.stderr)

@@ -1141,6 +1141,7 @@ def test_ingest_py_rebuilds_and_saves_the_catalog_when_no_record_leads_to_it(con
     config, writer = _seeded(config)
     writer._bump_change()
     files = _small_files(tmp_path / "more", 2)
+    monkeypatch.setattr("ingest.ANNOUNCED_REBUILD_CHUNKS", 1)  # said from 10,000 chunks on
     assert _ingest_py(config, monkeypatch, FakeTermEmbedder(), files) == 0
     monkeypatch.undo()
     err = capsys.readouterr().err
