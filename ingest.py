@@ -105,6 +105,8 @@ def main(argv: list[str] | None = None) -> int:
     for line in report.decoded_lines():
         print(line)
     print(report.summary())
+    # Before reindex_outdated, which reads the document list from the catalog: a rebuild is then said.
+    _settle(store)
     # Documents indexed by an older version (or other chunk settings) are brought up to date too.
     from rag.indexing import reindex_outdated
 
@@ -114,14 +116,29 @@ def main(argv: list[str] | None = None) -> int:
     if missing:
         print(f"warning: {', '.join(map(printable, missing))} were indexed by an older version and their files "
               "are gone; add them again to search them fully", file=sys.stderr)
-    _settle(store)
+    if upgraded.updated:
+        _settle(store)
     return 1 if report.skipped and not (report.added or report.updated or report.unchanged) else status
 
 
+# From this size on a rebuild of the catalog takes seconds (about 1 s per 1,000 chunks on
+# 2 cores, docs/scale.md), so ingest.py says why it waits; a new index's first run stays quiet.
+ANNOUNCED_REBUILD_CHUNKS = 10_000
+
+
 def _settle(store) -> None:
-    """The catalog after this run's writes, saved for the app's next question (a cache)."""
+    """The catalog after this run's writes, saved for the app's next question (a cache):
+    derived from the writes' records, or, when none leads to it (an earlier run killed
+    before its end, a Chroma server's or Qdrant's writes, an index never asked), read
+    from every chunk here, so that the app's next question only loads it."""
     try:
-        store.settle_catalog()
+        if store.settle_catalog():
+            return
+        chunks = store.count()
+        if chunks >= ANNOUNCED_REBUILD_CHUNKS:
+            print(f"updating the index catalog for {chunks} chunks (a read of the whole index, so that the "
+                  "apps' next question does not)", file=sys.stderr, flush=True)
+        store.settle_catalog(rebuild=True)
     except Exception as exc:
         print(f"warning: the index catalog was not updated ({exc}); the next question rebuilds it", file=sys.stderr)
 

@@ -34,7 +34,11 @@ from .chunking import Chunk
 from .mentions import VersionMentions, fold_name, version_mentions
 from .store import TERM_SPACE, DocumentInfo, IndexCatalog, SentenceTermIndex
 
-MAX_CHAIN = 16  # records applied in a row at most; a longer chain (a bulk ingest) is rebuilt
+MAX_CHAIN = 16  # records applied in a row at most; past it writes record nothing (a rebuild)
+# A writer of many batches (indexing.ingest_paths) settles the catalog when this many records
+# are pending: a settle is one pass over the term index, so not after every write, and half
+# the chain is left for other writers' records (the app's upload) between two of its checks.
+SETTLE_AT = MAX_CHAIN // 2
 _META_KEYS = ("source", "index_key", "sentence_terms")  # what build_catalog reads beside the chunk
 # A number the gate's numbered-name pattern takes at the start of a text, and a name at its end.
 _HEAD = re.compile(r"\d+(?![.,]\d|\d)")

@@ -7,6 +7,7 @@ chunks in one write; bad files are reported and skipped without touching the ind
 from __future__ import annotations
 
 import hashlib
+import logging
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -140,6 +141,24 @@ def _write(batch: list[_Prepared], *, store, embedder) -> None:
             store.replace_document(chunks_, vectors_, source=source, sentence_terms=terms_, index_key=key)
 
 
+def _settle_if_due(store) -> None:
+    """Settle the store's catalog once SETTLE_AT write records are pending since the last
+    saved one: past MAX_CHAIN records writes record nothing, and the next question (the
+    app's, in another process) would read every chunk to rebuild it. Not after every
+    write: a settle is one pass over the term index. A failure is a warning (a cache)."""
+    pending = getattr(store, "pending_changes", None)
+    if pending is None:  # a store without records (the one-document interface, a fake)
+        return
+    from .catalog_delta import SETTLE_AT
+
+    try:
+        depth = pending()
+        if depth is not None and depth >= SETTLE_AT:
+            store.settle_catalog()
+    except Exception as exc:
+        logging.getLogger(__name__).warning("could not update the index catalog: %s", exc)
+
+
 def ingest_document(document: Document, *, store, embedder, config: RAGConfig) -> tuple[str, int]:
     """Index one document; returns ("added" | "updated" | "unchanged", chunks written)."""
     prepared = _prepare(document, store=store, embedder=embedder, config=config)
@@ -163,7 +182,9 @@ def ingest_paths(
     """Index files and folders. ``sources`` names where a file really came from (an
     upload's original name rather than its temporary path). Documents are embedded and
     written ``batch_chunks`` chunks at a time (a write is whole documents);
-    ``on_chunks`` is told how many chunks each write held."""
+    ``on_chunks`` is told how many chunks each write held. Every SETTLE_AT writes (records)
+    the store's catalog is settled (_settle_if_due), so that however many files are
+    written, a chain of records short enough to apply leads to the index they leave."""
     if embedder is None:
         from .embeddings import get_embedder
 
@@ -180,6 +201,7 @@ def ingest_paths(
     def flush() -> None:
         if batch:
             _write(batch, store=store, embedder=embedder)
+            _settle_if_due(store)
             for item in batch:
                 getattr(report, "updated" if item.previous is not None else "added").append(item.document.doc_id)
                 report.chunks += len(item.chunks)

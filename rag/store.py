@@ -232,6 +232,7 @@ class CatalogReads:
         self._catalog: IndexCatalog | None = None
         self._chunks: tuple[str, list[Chunk]] | None = None  # (change token, all_chunks())
         self._derived: dict[str, tuple[str, object]] = {}
+        self._recorded: tuple[str, int] | None = None  # (token, depth) of this store's last record
 
     def cached(self, name: str, build):
         """``build()``, computed once per change token (e.g. retrieval's BM25 index)."""
@@ -289,16 +290,36 @@ class CatalogReads:
         writers wait), and the catalog or a short chain of records exists for the token."""
         if self._cache_dir is None or self._lock_path is None:
             return None
-        from .catalog_delta import MAX_CHAIN, load_changes
+        from .catalog_delta import MAX_CHAIN
 
         token = self.change_token()
+        depth = self._chain_depth(token)
+        return (token, depth) if depth is not None and depth < MAX_CHAIN else None
+
+    def pending_changes(self) -> int | None:
+        """How many write records lie between the last saved catalog and the current token:
+        0 when a catalog is saved (or in memory) for it, None when no chain of records
+        leads there (the next question would read every chunk). A long writer
+        (indexing.ingest_paths) settles the catalog before this reaches MAX_CHAIN, past
+        which writes record nothing. One small read (the token), and a stat; a record file
+        is read only when the last write was not this store's."""
+        if self._cache_dir is None:
+            return None
+        return self._chain_depth(self.change_token())
+
+    def _chain_depth(self, token: str) -> int | None:
         kept = self._catalog
         if kept is not None and kept.token == token and kept.counts is not None:
-            return token, 0
+            return 0
         if (_catalog_folder(self._catalog_path(), token) / "meta.json").exists():
-            return token, 0
+            return 0
+        recorded = self._recorded
+        if recorded is not None and recorded[0] == token:
+            return recorded[1]
+        from .catalog_delta import load_changes
+
         record = load_changes(self._changes_path(), token)
-        return (token, record.depth) if record is not None and record.depth < MAX_CHAIN else None
+        return record.depth if record is not None else None
 
     def _record_changes(self, base: tuple[str, int], first, last, documents: Sequence[str], before: dict) -> None:
         """Save the record of a write whose two bumps followed the base token with none
@@ -314,6 +335,7 @@ class CatalogReads:
                 return
             changed = {doc_id: (before.get(doc_id, []), after.get(doc_id, [])) for doc_id in documents}
             save_changes(ChangeRecord(last[1], base[0], base[1] + 1, changed), self._changes_path())
+            self._recorded = (last[1], base[1] + 1)
         except Exception as exc:  # a cache: the next question rebuilds the catalog
             logging.getLogger(__name__).warning("could not record the index change: %s", exc)
 
@@ -353,12 +375,18 @@ class CatalogReads:
             self._catalog = catalog
         return catalog
 
-    def settle_catalog(self) -> bool:
+    def settle_catalog(self, *, rebuild: bool = False) -> bool:
         """Apply the records of the writes since the last saved catalog and save the result,
         so that other processes' next question only loads it (ingest.py calls this after its
         writes: the pass over the term index is then the writer's, not a question's). Never
-        reads every chunk: False when no record leads to the current token."""
+        reads every chunk: False when no record leads to the current token.
+
+        With ``rebuild``, when no record leads there (a run killed before its end, a Chroma
+        server's or Qdrant's writes, which record nothing), the catalog is read from every
+        chunk and saved, as the next question would: ingest.py pays that, not the app."""
         catalog = self._saved_catalog(self.change_token())
+        if catalog is None and rebuild:
+            catalog = self._rebuilt_catalog()
         if catalog is not None:
             self._catalog = catalog
         return catalog is not None

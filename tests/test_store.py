@@ -1065,3 +1065,126 @@ def test_a_write_goes_on_when_its_change_record_cannot_be_read(articles, config,
     assert store.delete_document(store.list_documents()[0].doc_id) > 0
     monkeypatch.undo()
     assert len(store.list_documents()) == len(_second_store(config, fake_embedder).list_documents())
+
+
+# -- a bulk ingest (more writes than a question applies records of) ---------------------------
+def _small_files(folder, n):
+    """``n`` one-chunk articles, each written alone with ``batch_chunks=1``: one write (and
+    one record) per file."""
+    folder.mkdir()
+    for i in range(n):
+        (folder / f"bulk{i:03d}.txt").write_text(f"Bulk note {i}: the office opened in {1990 + i}. Model {i} shipped.",
+                                                encoding="utf-8")
+    return folder
+
+
+def _counted_settles(monkeypatch):
+    from rag.store import CatalogReads
+
+    settles, original = [], CatalogReads.settle_catalog
+    monkeypatch.setattr(CatalogReads, "settle_catalog",
+                        lambda self, **kwargs: settles.append(kwargs) or original(self, **kwargs))
+    return settles
+
+
+def test_a_bulk_ingest_settles_now_and_then_and_leaves_a_catalog_another_process_loads(config, monkeypatch,
+                                                                                        tmp_path):
+    # Before: from the 17th write on nothing was recorded, and the next question (the app's,
+    # another process) read every chunk to rebuild the catalog.
+    from conftest import FakeTermEmbedder
+
+    from rag.catalog_delta import MAX_CHAIN, SETTLE_AT
+
+    config, writer = _seeded(config)
+    files = _small_files(tmp_path / "bulk", 2 * MAX_CHAIN + 3)
+    writes, settles = [], _counted_settles(monkeypatch)
+    report = ingest_paths([files], config=config, store=writer, embedder=FakeTermEmbedder(), batch_chunks=1,
+                          on_chunks=writes.append)
+    monkeypatch.undo()
+    assert len(report.added) == len(writes) == 2 * MAX_CHAIN + 3 and set(writes) == {1}
+    # Not after every write: once per SETTLE_AT records, never with a full read.
+    assert len(settles) == len(writes) // SETTLE_AT and all(not s.get("rebuild") for s in settles)
+    assert 0 < writer.pending_changes() < SETTLE_AT
+    catalog, reads = _other_process_catalog(config, monkeypatch)
+    assert reads == 0
+    _assert_same_catalog(catalog, writer)
+    assert len(catalog.documents) == 3 + 2 * MAX_CHAIN + 3
+
+
+def test_pending_changes_counts_the_records_since_the_saved_catalog(config):
+    config, writer = _seeded(config)
+    assert writer.pending_changes() == 0
+    for i, name in enumerate(("echo", "alpha", "bravo")):
+        writer.replace_documents([_doc(name, _TEXTS[name], seed=10 + i, key="v2")])
+        assert writer.pending_changes() == i + 1
+    reader = _store_with_terms(config)[1]  # another process: reads the record's depth
+    assert reader.pending_changes() == 3
+    assert writer.settle_catalog() and writer.pending_changes() == reader.pending_changes() == 0
+    writer._bump_change()  # a write that left no record (a Chroma server's, without the lock file)
+    assert writer.pending_changes() is None and writer.settle_catalog() is False
+
+
+def _ingest_py(config, monkeypatch, embedder, *args):
+    import ingest
+
+    monkeypatch.setenv("RAG_DATA_DIR", str(config.data_dir))
+    monkeypatch.setenv("RAG_COLLECTION", config.collection)
+    monkeypatch.setattr("rag.embeddings.get_embedder", lambda *, config: embedder)
+    return ingest.main(["--quiet", *map(str, args)])
+
+
+def test_ingest_py_rebuilds_and_saves_the_catalog_when_no_record_leads_to_it(config, monkeypatch, tmp_path, capsys):
+    # A write that left no record (a Chroma server's, an ingest killed before it settled):
+    # the full read is ingest.py's, and the app's next question only loads.
+    from conftest import FakeTermEmbedder
+
+    config, writer = _seeded(config)
+    writer._bump_change()
+    files = _small_files(tmp_path / "more", 2)
+    monkeypatch.setattr("ingest.ANNOUNCED_REBUILD_CHUNKS", 1)  # said from 10,000 chunks on
+    assert _ingest_py(config, monkeypatch, FakeTermEmbedder(), files) == 0
+    monkeypatch.undo()
+    err = capsys.readouterr().err
+    assert f"updating the index catalog for {writer.count()} chunks" in err and "not updated" not in err
+    catalog, reads = _other_process_catalog(config, monkeypatch)
+    assert reads == 0
+    _assert_same_catalog(catalog, writer)
+    assert len(catalog.documents) == 5
+
+
+def test_ingest_py_of_more_files_than_the_chain_holds_leaves_a_catalog_to_load(config, monkeypatch, tmp_path,
+                                                                               capsys):
+    # More writes than MAX_CHAIN (ingest.py writes 64 chunks a time: here one), and no
+    # full read anywhere: not in ingest.py, not in the app's next question.
+    import functools
+
+    import rag.indexing
+    from conftest import FakeTermEmbedder
+
+    from rag.catalog_delta import MAX_CHAIN
+
+    config, writer = _seeded(config)
+    files = _small_files(tmp_path / "bulk", MAX_CHAIN + 5)
+    monkeypatch.setattr(rag.indexing, "ingest_paths", functools.partial(rag.indexing.ingest_paths, batch_chunks=1))
+    reads = _full_reads(monkeypatch)
+    assert _ingest_py(config, monkeypatch, FakeTermEmbedder(), files) == 0
+    assert reads == []
+    monkeypatch.undo()
+    assert "updating the index catalog" not in capsys.readouterr().err
+    catalog, reads = _other_process_catalog(config, monkeypatch)
+    assert reads == 0
+    _assert_same_catalog(catalog, writer)
+    assert len(catalog.documents) == 3 + MAX_CHAIN + 5
+
+
+def test_a_failed_settle_during_an_ingest_is_a_warning(config, monkeypatch, tmp_path, caplog):
+    from conftest import FakeTermEmbedder
+
+    from rag.catalog_delta import SETTLE_AT
+    from rag.store import CatalogReads
+
+    config, writer = _seeded(config)
+    monkeypatch.setattr(CatalogReads, "settle_catalog", lambda self, **kwargs: (_ for _ in ()).throw(OSError("full")))
+    report = ingest_paths([_small_files(tmp_path / "bulk", SETTLE_AT + 1)], config=config, store=writer,
+                          embedder=FakeTermEmbedder(), batch_chunks=1)
+    assert len(report.added) == SETTLE_AT + 1 and "could not update the index catalog: full" in caplog.text

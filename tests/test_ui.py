@@ -247,6 +247,32 @@ def test_upload_indexes_good_files_under_their_names_and_reports_bad_ones(indexe
     assert "1 unchanged" in rag_ui.ingest_files([str(good)])[0]
 
 
+def test_an_upload_of_more_writes_than_the_chain_holds_reads_no_whole_index(indexed, config, fake_embedder, tmp_path,
+                                                                            monkeypatch):
+    # The upload settles the catalog as it writes (rag.indexing): neither the document list
+    # it refreshes nor another process's next question reads every chunk.
+    import functools
+
+    import rag.indexing
+    from rag.catalog_delta import MAX_CHAIN
+    from rag.store import ChunkStore, open_store
+
+    rag_ui = make_ui(config, indexed, fake_embedder)
+    rag_ui.refresh_documents()  # the app's catalog, saved
+    files = []
+    for i in range(MAX_CHAIN + 5):
+        files.append(tmp_path / "uploads" / f"note{i:02d}.txt")
+        files[-1].parent.mkdir(exist_ok=True)
+        files[-1].write_text(f"Note {i}: the office opened in {1990 + i}.", encoding="utf-8")
+    monkeypatch.setattr(rag.indexing, "ingest_paths", functools.partial(rag.indexing.ingest_paths, batch_chunks=1))
+    reads, original = [], ChunkStore._all_with_meta
+    monkeypatch.setattr(ChunkStore, "_all_with_meta", lambda self: reads.append(1) or original(self))
+    result, table, _, _ = rag_ui.ingest_files([str(f) for f in files])
+    assert f"{MAX_CHAIN + 5} added" in result and len(_table_rows(table)) == MAX_CHAIN + 8
+    other = open_store(config=config, embedder=fake_embedder)  # another process: the API, say
+    assert len(other.list_documents()) == MAX_CHAIN + 8 and reads == []
+
+
 def test_a_question_with_a_lone_surrogate_is_answered(indexed, config, fake_embedder):
     # gradio_client can send a "\ud800" escape; the chat showed "something went wrong".
     rag_ui = make_ui(config, indexed, fake_embedder, reply="An answer [1].")

@@ -607,7 +607,8 @@ def _child(spec_path: str) -> int:
             lines = err.getvalue().splitlines()
             result["skip_lines"] = sum(1 for line in lines if line.startswith("skipped: "))
             result["stray_lines"] = [line for line in lines
-                                     if not line.startswith(("skipped: ", "warning: ", "error: "))]
+                                     if not line.startswith(("skipped: ", "warning: ", "error: ",
+                                                             "updating the index catalog for "))]
             if reports:
                 first = reports[0]  # ingest's own run (a second one re-indexes outdated documents)
                 result["processed"] = first.added + first.updated + first.unchanged
