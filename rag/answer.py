@@ -18,7 +18,7 @@ from .answer_kind import YEAR, question_answer_kind
 from .citations import check_citations, renumber_citations
 from .structured import with_markers
 from .config import RAGConfig
-from .extractive import extractive_answer, highlight_spans, quote_pointed_passage
+from .extractive import extractive_answer, highlight_spans
 from .figures import repair_scales
 from .language import detect_language, named_article_language, preload_language_models, refusal_text
 from .names import add_source_spellings
@@ -350,24 +350,13 @@ def _json_format_answer(question: str, passages: Sequence[Hit], *, language: str
 def _text_format_answer(question: str, passages: Sequence[Hit], *, language: str, turns, llm, strong: bool,
                         embedder, config: RAGConfig, timings: dict[str, float]) -> Iterator[str]:
     """The free-text answer's steps: generate (asked again on a refusal on strong
-    evidence), quote a pointed passage, check and mend the reply; streams the model's
-    words, returns the Reply."""
+    evidence), check and mend the reply; streams the model's words, returns the Reply."""
     kind = question_answer_kind(question)
-    read = _what_the_model_read(passages, kind, question, turns, drop_addressed=config.drop_addressed_sentences)
+    read = _what_the_model_read(passages, question, turns, drop_addressed=config.drop_addressed_sentences)
     t0 = time.perf_counter()
     raw, said_not_found, refused = yield from _generate_text(question, passages, language=language, turns=turns,
-                                                             kind=kind, llm=llm, strong=strong, config=config,
-                                                             timings=timings)
+                                                             llm=llm, strong=strong, config=config, timings=timings)
     timings["generate"] = time.perf_counter() - t0
-    if refused and not said_not_found and strong and config.rule_on("quote_pointed_passage"):
-        # Asked twice, the model still wrote no answer but pointed at one passage
-        # ("Le média cité … est [3]."): show that passage's sentence rather than refuse.
-        pointed = quote_pointed_passage(raw, question, passages, embedder=embedder)
-        if pointed is not None and not (config.rule_on("invented_figure_refusal")
-                                        and unsupported_numbers(pointed[0], read)):
-            text, index, span = pointed
-            text, used = check_citations(text, passages)
-            return Reply(text, raw, False, used, llm.name, {index: span})
     checked = None if refused else _checked_answer(raw, passages, read, question=question, language=language,
                                                    answer_kind=kind, config=config)
     if checked is None:
@@ -376,7 +365,7 @@ def _text_format_answer(question: str, passages: Sequence[Hit], *, language: str
     return Reply(text, raw, False, used, llm.name, _highlighted(text, passages, used, embedder=embedder))
 
 
-def _generate_text(question: str, passages: Sequence[Hit], *, language: str, turns, kind: str | None, llm,
+def _generate_text(question: str, passages: Sequence[Hit], *, language: str, turns, llm,
                    strong: bool, config: RAGConfig, timings: dict[str, float]) -> Iterator[str]:
     """Stream the model's reply (a refusal held back); on a refusal on ``strong``
     evidence ask once more (strong_evidence_retry, docs/decisions.md). Returns (raw reply,
@@ -385,7 +374,7 @@ def _generate_text(question: str, passages: Sequence[Hit], *, language: str, tur
     insist, avoid = False, ()
     for attempt in (1, 2):
         messages = build_messages(question, passages, language=language, history=turns, insist=insist,
-                                  answer_kind=kind, drop_addressed=config.drop_addressed_sentences,
+                                  drop_addressed=config.drop_addressed_sentences,
                                   readings=prompt_readings(config))
         words: list[str] = []  # everything the model said, held-back refusal included
         # ``avoid`` only when there is something to avoid: ChatModels without it still work.
@@ -413,9 +402,8 @@ def structured_answer(question: str, passages: Sequence[Hit], *, language: str, 
     from .prompts import build_structured_messages
     from .structured import AnswerFieldStream, answer_schema
 
-    kind = question_answer_kind(question)
     messages = build_structured_messages(question, passages, language=language, history=history,
-                                         answer_kind=kind, drop_addressed=config.drop_addressed_sentences,
+                                         drop_addressed=config.drop_addressed_sentences,
                                          readings=prompt_readings(config))
     follows = getattr(llm, "follows_schema", False)
     raw, reply = "", None
@@ -436,7 +424,7 @@ def structured_answer(question: str, passages: Sequence[Hit], *, language: str, 
     if reply is None:
         yield "", raw, []
         return
-    read = _what_the_model_read(passages, kind, question, history, drop_addressed=config.drop_addressed_sentences)
+    read = _what_the_model_read(passages, question, history, drop_addressed=config.drop_addressed_sentences)
     checked = grounded_answer(reply, read, passages=len(passages), extra_sources=len(read) - len(passages),
                               config=config)
     if checked is None:
@@ -500,12 +488,11 @@ def prompt_readings(config: RAGConfig) -> tuple[str, ...]:
     rule is on. The checks after the model always know them (a figure the model got right
     without its reading is still supported)."""
     # Named one by one: tests/test_rules.py finds every rule switched by its literal name.
-    switched = {"number_readings": config.rule_on("number_readings"),
-                "ordinal_readings": config.rule_on("ordinal_readings")}
+    switched = {"number_readings": config.rule_on("number_readings")}
     return tuple(name for name in READINGS if switched[name])
 
 
-def _what_the_model_read(passages: Sequence[Hit], kind: str | None, question: str,
+def _what_the_model_read(passages: Sequence[Hit], question: str,
                          turns: list[tuple[str, str]], *, drop_addressed: bool) -> list[str]:
     # What an answer may take its figures and names from: the passages as the prompt
     # showed them (without the sentences addressed to the assistant, when those were
@@ -513,7 +500,7 @@ def _what_the_model_read(passages: Sequence[Hit], kind: str | None, question: st
     from .instructions import drop_addressed_sentences
 
     texts = [drop_addressed_sentences(p.passage_text()) if drop_addressed else p.passage_text() for p in passages]
-    return [passage_reading(t, kind) for t in texts] + [question] + [q + " " + a for q, a in turns]
+    return [passage_reading(t) for t in texts] + [question] + [q + " " + a for q, a in turns]
 
 
 def _checked_answer(raw: str, passages: Sequence[Hit], read: list[str], *, question: str, language: str,

@@ -112,11 +112,12 @@ class RAGConfig:
     # the index's own threshold, not an absolute score fitted to one embedder and the
     # seeds (docs/decisions.md, 2026-12-07). With gate_calibration "off": never.
     answer_margin: float = 0.17
-    # When, asked a second time on that strong evidence, the model still writes no
-    # answer but points at one passage ("Le média cité … est [3]."), that passage's
-    # sentence closest to the question is quoted instead of a refusal (docs/decisions.md).
-    # False: such a reply is refused.
-    quote_pointed_passage: bool = True
+    # Refuse before the model a question naming a year no passage holds (year_gate) or a
+    # numbered product ("Llama 4") the articles never name (version_gate). Off by default:
+    # on the held-out questions they refused 3 answerable questions (one the model answers
+    # right) and no unanswerable one (docs/decisions.md, 2026-12-07).
+    year_gate: bool = False
+    version_gate: bool = False
     # Translate the question into the languages of the indexed articles (one short LLM
     # call each) and search with every version as well. Off by default: the bundled
     # 1.5B model translates German or Vietnamese questions poorly and it triples latency;

@@ -1,6 +1,5 @@
 """The passages' own sentences, chosen by embedding similarity (no LLM): the quotes of
-the extractive mode, the quote for a reply that only points at a passage, and the
-sentence each citation highlights.
+the extractive mode and the sentence each citation highlights.
 """
 
 from __future__ import annotations
@@ -10,8 +9,7 @@ from typing import Sequence
 import numpy as np
 
 from .chunking import split_sentences
-from .citations import MARKER, cited_numbers, renumber_citations
-from .refusal import stops_short
+from .citations import renumber_citations
 from .retrieval import Hit
 
 
@@ -70,31 +68,3 @@ def extractive_answer(question: str, hits: Sequence[Hit], *, embedder, max_quote
         quotes.append(f"“{sentence.strip()}” [{n}]")
     return "\n".join(quotes), chosen, highlights
 
-
-def quote_pointed_passage(reply: str, question: str, hits: Sequence[Hit], *, embedder
-                          ) -> tuple[str, int, tuple[int, int]] | None:
-    """A reply that points at one passage instead of answering ("Le média cité … est
-    [3].", or the bare marker), with that passage's sentence closest to the question
-    quoted before its marker: (text, index into ``hits``, the sentence's document
-    span). None for any other reply, or one citing several passages or one that does
-    not exist.
-
-    The 1.5B model sometimes finds the sentence but cannot restate it (a French gold question:
-    the 36Kr sentence, in Chinese, for a French question); the quote is the source's
-    own words, so nothing is invented."""
-    numbers = cited_numbers(reply)
-    if len(numbers) != 1 or not 1 <= numbers[0] <= len(hits):
-        return None
-    bare = renumber_citations(reply, {})
-    # Only a reply that points: bare markers, or a sentence stopping where the answer
-    # should be. "Apple [4]." for "Which company did Pang work for before joining
-    # Apple?" is a wrong answer made of the question's words, not a pointer.
-    if bare.strip(" .。") and not stops_short(bare):
-        return None
-    n = numbers[0]
-    query = embedder.embed_queries([question])[0]
-    start, end, sentence = _closest_sentence(query, hits[n - 1], embedder=embedder)
-    last = list(MARKER.finditer(reply))[-1]
-    before = renumber_citations(reply[: last.start()], {})  # the quote carries the one marker
-    text = f"{before} “{sentence.strip()}” [{n}]{reply[last.end():]}".strip()
-    return text, n - 1, (start, end)

@@ -14,7 +14,6 @@ from __future__ import annotations
 import re
 from typing import Sequence
 
-from .answer_kind import ORDINAL, ordinal_readings
 from .language import language_name
 from .retrieval import Hit
 
@@ -103,19 +102,16 @@ def annotate_cjk_numbers(text: str) -> str:
 
 
 # The readings a passage can get beside its words (rules of rag/rules.py, by name).
-READINGS = ("number_readings", "ordinal_readings")
+READINGS = ("number_readings",)
 
 
-def passage_reading(text: str, answer_kind: str | None = None, readings: Sequence[str] = READINGS) -> str:
-    """A passage as the model reads it: large CJK numbers with their Western reading and,
-    for a question asking for an ordinal, ordinal words with their number (each reading
-    only when named in ``readings``)."""
-    if "number_readings" in readings:
-        text = annotate_cjk_numbers(text)
-    return ordinal_readings(text) if answer_kind == ORDINAL and "ordinal_readings" in readings else text
+def passage_reading(text: str, readings: Sequence[str] = READINGS) -> str:
+    """A passage as the model reads it: large CJK numbers with their Western reading when
+    ``readings`` names number_readings."""
+    return annotate_cjk_numbers(text) if "number_readings" in readings else text
 
 
-def format_passages(hits: Sequence[Hit], *, answer_kind: str | None = None, drop_addressed: bool = False,
+def format_passages(hits: Sequence[Hit], *, drop_addressed: bool = False,
                     readings: Sequence[str] = READINGS) -> str:
     """One line per passage; ``drop_addressed`` leaves out sentences addressed to the
     assistant (rag/instructions.py). Newlines are joined, so a passage cannot start a
@@ -127,7 +123,7 @@ def format_passages(hits: Sequence[Hit], *, answer_kind: str | None = None, drop
             from .instructions import drop_addressed_sentences
 
             text = drop_addressed_sentences(text)
-        text = " ".join(passage_reading(text, answer_kind, readings).split())
+        text = " ".join(passage_reading(text, readings).split())
         lines.append(f"[{n}] ({hit.chunk.language}) {text}")
     return "\n".join(lines)
 
@@ -139,20 +135,19 @@ def build_messages(
     language: str,
     history: Sequence[tuple[str, str]] = (),
     insist: bool = False,
-    answer_kind: str | None = None,
     drop_addressed: bool = False,
     readings: Sequence[str] = READINGS,
 ) -> list[dict]:
     """Chat messages asking for a cited answer to ``question`` from ``hits``;
-    ``insist`` tells the model that the passages hold the answer; ``answer_kind``
-    (rag.answer_kind) and ``readings`` choose the readings the passages get."""
+    ``insist`` tells the model that the passages hold the answer; ``readings`` chooses
+    the readings the passages get."""
     name = language_name(language)
     conversation = ""
     if history:
         turns = "\n".join(f"User: {q}\nAssistant: {a}" for q, a in history)
         conversation = f"Earlier in this conversation:\n{turns}\n\n"
     insistence = f"The answer is in these passages: find it and do not reply {NOT_FOUND}.\n" if insist else ""
-    passages = format_passages(hits, answer_kind=answer_kind, drop_addressed=drop_addressed, readings=readings)
+    passages = format_passages(hits, drop_addressed=drop_addressed, readings=readings)
     user = (
         f"{conversation}Question: {question}\n\n"
         f"Passages:\n{passages}\n\n"
@@ -218,7 +213,6 @@ def build_structured_messages(
     *,
     language: str,
     history: Sequence[tuple[str, str]] = (),
-    answer_kind: str | None = None,
     drop_addressed: bool = False,
     readings: Sequence[str] = READINGS,
 ) -> list[dict]:
@@ -227,7 +221,7 @@ def build_structured_messages(
     if history:
         turns = "\n".join(f"User: {q}\nAssistant: {a}" for q, a in history)
         conversation = f"Earlier in this conversation:\n{turns}\n\n"
-    passages = format_passages(hits, answer_kind=answer_kind, drop_addressed=drop_addressed, readings=readings)
+    passages = format_passages(hits, drop_addressed=drop_addressed, readings=readings)
     user = (
         f"{conversation}Question: {question}\n\n"
         f"Passages:\n{passages}\n\n"

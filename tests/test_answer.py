@@ -260,29 +260,14 @@ def test_an_echoed_question_is_asked_again_with_insistence_and_avoided_words(ind
     assert "do not reply NOT FOUND" in llm.calls[1][1]["content"]
 
 
-def test_a_reply_pointing_at_a_passage_twice_quotes_that_passages_sentence(indexed, config, fake_embedder):
-    # Asked again on strong evidence, the model still stops where the answer should be
-    # and points at a passage: that passage's sentence is quoted instead of a refusal.
+def test_a_reply_pointing_at_a_passage_is_refused_even_on_strong_evidence(indexed, config, fake_embedder):
+    # Asked again on strong evidence, the model still stops where the answer should be and
+    # points at a passage: no answer (quoting that passage's sentence was retired).
     llm = FakeLLM("Le média cité est [2].", avoids_words=True)
     answer = ask("Quel média est cité ?", config=config.replace(answer_margin=0.0), store=indexed,
                  embedder=fake_embedder, llm=llm)
-    assert len(llm.calls) == 2 and not answer.refused
-    pointed = answer.citations[0]
-    assert len(answer.citations) == 1 and pointed.n == 1
-    quoted = answer.text[answer.text.index("“") + 1 : answer.text.index("”")]
-    assert answer.text == f"Le média cité est “{quoted}” [1]."
-    passage = next(h for h in answer.retrieved if h.chunk.chunk_id == pointed.chunk_id)
-    assert quoted in passage.passage_text()
-    # The highlight is the quoted sentence, in document offsets.
-    document_text = passage.chunk.text
-    assert document_text[pointed.highlight_start - pointed.start : pointed.highlight_end - pointed.start].strip() == quoted
-
-
-def test_a_pointing_reply_is_refused_on_weak_evidence_or_when_turned_off(indexed, config, fake_embedder):
-    for changes in ({"answer_margin": 99.0}, {"answer_margin": 0.0, "quote_pointed_passage": False}):
-        answer = ask("Quel média est cité ?", config=config.replace(**changes), store=indexed,
-                     embedder=fake_embedder, llm=FakeLLM("Le média cité est [2].", avoids_words=True))
-        assert answer.refused and answer.citations == [] and answer.text == refusal_text("fr")
+    assert len(llm.calls) == 2
+    assert answer.refused and answer.citations == [] and answer.text == refusal_text("fr")
 
 
 def test_second_attempt_plan():
@@ -314,6 +299,7 @@ def test_streaming_holds_back_only_a_refusal(pieces, streamed):
 
 def test_question_pinned_to_a_year_no_passage_mentions_is_refused_without_the_model(indexed, config, fake_embedder):
     llm = FakeLLM("Pang joined Apple from Alphabet [1].")
+    config = config.replace(year_gate=True)  # off by default
     answer = ask("Where did Ruoming Pang work in 2019?", config=config, store=indexed, embedder=fake_embedder, llm=llm)
     assert answer.refused and answer.backend == "year-gate" and llm.calls == [] and answer.citations == []
     assert answer.text == refusal_text("en")
@@ -326,6 +312,7 @@ def test_question_about_a_version_the_passages_never_name_is_refused_without_the
         indexed, config, fake_embedder):
     # The articles say "Scale AI" but never "Scale AI 2".
     llm = FakeLLM("Pang joined Apple from Alphabet [1].")
+    config = config.replace(version_gate=True)  # off by default
     answer = ask("Did Ruoming Pang build Scale AI 2?", config=config, store=indexed, embedder=fake_embedder, llm=llm)
     assert answer.refused and answer.backend == "version-gate" and llm.calls == [] and answer.citations == []
     answer = ask("Did Ruoming Pang work on Scale AI?", config=config, store=indexed, embedder=fake_embedder, llm=llm)
@@ -337,9 +324,10 @@ def test_question_about_a_version_the_passages_never_name_is_refused_without_the
     ("version_gate", "Did Ruoming Pang build Scale AI 2?"),
 ])
 def test_a_gate_switched_off_lets_the_question_reach_the_model(indexed, config, fake_embedder, rule, question):
-    llm = FakeLLM("Pang joined Apple from Alphabet [1].")
-    answer = ask(question, config=config.replace(rules_off=(rule,)), store=indexed, embedder=fake_embedder, llm=llm)
-    assert not answer.refused and len(llm.calls) == 1
+    for off in (config, config.replace(**{rule: True}, rules_off=(rule,))):  # the default, or on and named off
+        llm = FakeLLM("Pang joined Apple from Alphabet [1].")
+        answer = ask(question, config=off, store=indexed, embedder=fake_embedder, llm=llm)
+        assert not answer.refused and len(llm.calls) == 1
 
 
 def test_without_strong_evidence_retry_a_refusal_is_not_asked_again(indexed, config, fake_embedder):
@@ -393,20 +381,6 @@ def test_a_question_about_the_chinese_article_reads_it_first(indexed, config, fa
                 store=indexed, embedder=fake_embedder, llm=llm)
     assert named.retrieved[0].chunk.language == "zh"
     assert "[1] (zh)" in llm.calls[0][-1]["content"]  # the model reads it as passage 1
-
-
-def test_an_ordinal_question_reads_ordinal_words_with_their_number(indexed, config, fake_embedder):
-    llm = FakeLLM("彼は4人目(quatrième(=4th))の人物です [1]。")
-    answer = ask("Bowen Zhang はAppleのAIチームから何人目の人物ですか?", config=config.replace(min_score=0.0),
-                 store=indexed, embedder=fake_embedder, llm=llm)
-    prompt = llm.calls[0][-1]["content"]
-    assert "quatrième(=4th) personne" in prompt
-    assert not answer.refused and answer.text == "彼は4人目(quatrième)の人物です [1]。"
-    # Any other question reads the passage unchanged.
-    other = FakeLLM("Bowen Zhang [1].")
-    ask("Bowen Zhang est parti ?", config=config.replace(min_score=0.0), store=indexed, embedder=fake_embedder,
-        llm=other)
-    assert "quatrième personne" in other.calls[0][-1]["content"]
 
 
 def test_warm_up_reads_the_system_prompt_every_answer_starts_with(indexed, config, fake_embedder):

@@ -1,6 +1,6 @@
 import pytest
 
-from rag.answer_kind import ORDINAL, YEAR, ordinal_readings, question_answer_kind, sentence_has_kind
+from rag.answer_kind import ORDINAL, YEAR, question_answer_kind, sentence_has_kind
 
 
 @pytest.mark.parametrize("question", [
@@ -71,11 +71,3 @@ def test_sentences_without_an_ordinal():
     for sentence in ("Meta a recruté quatre chercheurs.", "4人の研究者", "Ruoming Pang joined in 2021.",
                      "Prima di tutto, Meta ha investito.", "Он пришёл в пятницу."):
         assert not sentence_has_kind(sentence, ORDINAL), sentence
-
-
-def test_ordinal_words_get_their_number():
-    assert ordinal_readings("la quatrième personne") == "la quatrième(=4th) personne"
-    assert ordinal_readings("Der Erste und die Zweite") == "Der Erste(=1st) und die Zweite(=2nd)"
-    assert ordinal_readings("người thứ ba, el tercer") == "người thứ ba(=3rd), el tercer(=3rd)"
-    assert ordinal_readings("четвёртый") == "четвёртый(=4th)"
-    assert ordinal_readings("quatre personnes, 4人目") == "quatre personnes, 4人目"  # counts and digits stay

@@ -36,8 +36,8 @@ def test_measure_reads_what_ask_would_give_the_model(articles, config, fake_embe
          "answerable": True, "lang": "fr"},
         {"id": "b", "question": "Who won the 1930 World Cup?", "answers": [], "answerable": False, "lang": "en"},
     ]
-    records = measure(items, config=config, seeds=[articles])
+    records = measure(items, config=config.replace(year_gate=True), seeds=[articles])
     assert records[0]["found"] == 1 and not records[0]["gated"] and records[0]["prompt_tokens"] > 0
-    assert records[1]["gated"]  # the year gate: no passage has 1930
+    assert records[1]["gated"]  # the year gate (on here): no passage has 1930
     figures = summary(records)
     assert figures["all_groups_read"] == 1.0 and figures["unanswerable_gated"] == 1.0

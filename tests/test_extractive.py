@@ -1,10 +1,7 @@
 """Quotes from the passages' own sentences (rag/extractive.py), with the fake embedder."""
 
-import pytest
-
 from conftest import FakeEmbedder
 from rag.chunking import Chunk
-from rag.extractive import quote_pointed_passage
 from rag.retrieval import Hit
 
 
@@ -13,20 +10,26 @@ def _hits(*texts):
             for i, t in enumerate(texts)]
 
 
-@pytest.mark.parametrize("reply,quoted", [
-    ("[2]", True),
-    ("[2] [2]", True),
-    ("Le média cité est [2].", True),
-    ("Le média cité est la BBC [2].", False),  # an answer, checked as usual
-    ("Apple [2].", False),  # the question's own words: a wrong answer, not a pointer
-    ("Le média cité est [1] [2].", False),  # which passage? not quoted
-    ("Le média cité est [9].", False),  # no such passage
-])
-def test_only_a_reply_pointing_at_one_passage_is_quoted(reply, quoted):
+
+def test_extractive_answer_quotes_one_sentence_of_each_best_passage():
+    from rag.extractive import extractive_answer
+
+    hits = _hits("The BBC said so. Nothing else.", "Reuters reported it first. Then others did.", "Unused.")
+    text, chosen, highlights = extractive_answer("Which outlet said it?", hits, embedder=FakeEmbedder())
+    assert chosen == [0, 1] and sorted(highlights) == [0, 1]
+    lines = text.splitlines()
+    assert len(lines) == 2 and lines[0].endswith("” [1]") and lines[1].endswith("” [2]")
+    for index, (start, end) in highlights.items():
+        sentence = hits[index].chunk.text[start:end].strip()
+        assert f"“{sentence}” [{index + 1}]" in text
+
+
+def test_each_citation_highlights_a_whole_sentence_of_its_passage():
+    from rag.extractive import highlight_spans
+
     hits = _hits("The BBC said so. Nothing else.", "Reuters reported it first. Then others did.")
-    result = quote_pointed_passage(reply, "Which outlet said Apple is behind?", hits, embedder=FakeEmbedder())
-    assert (result is not None) is quoted
-    if quoted:
-        text, index, (start, end) = result
-        assert index == 1 and text.endswith("” [2]" + reply[reply.rindex("]") + 1:])
-        assert text.count("[2]") == 1 and hits[1].chunk.text[start:end] in text
+    spans = highlight_spans("Reuters reported it [2].", hits, embedder=FakeEmbedder())
+    assert len(spans) == 2
+    for hit, (start, end) in zip(hits, spans):
+        assert hit.chunk.text[start:end].strip() in ("The BBC said so.", "Nothing else.",
+                                                     "Reuters reported it first.", "Then others did.")

@@ -31,8 +31,15 @@ def test_an_unknown_rule_name_is_a_clear_error_naming_the_rules():
     assert unknown_rules(["year_gate", "b", "a"]) == ["a", "b"]
 
 
+def test_a_retired_rule_name_is_accepted_and_switches_nothing():
+    from rag.rules import RETIRED_RULES
+
+    config = RAGConfig.from_env({"RAG_RULES_OFF": "ordinal_readings,mixed_script_names"})
+    assert all(config.rule_on(name) == RAGConfig().rule_on(name) for name in RULE_NAMES)
+    assert not RETIRED_RULES & RULE_NAMES
+
+
 def test_the_older_switches_still_turn_their_rule_off():
-    assert not RAGConfig(quote_pointed_passage=False).rule_on("quote_pointed_passage")
     assert not RAGConfig(source_spellings=False).rule_on("source_spellings")
 
 
