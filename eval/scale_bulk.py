@@ -61,7 +61,6 @@ def _count_calls(cls, name: str, calls: list) -> None:
 def ingest_child(data_dir: Path, stats_path: Path, files: Path, way: str) -> dict:
     """One ingest of ``files`` into ``data_dir``, in this process (a child)."""
     import rag
-    from rag.config import RAGConfig
     from rag.store import CatalogReads, ChunkStore
 
     stats = TermStatistics.load(stats_path)
