@@ -136,8 +136,8 @@ def _settle(store) -> None:
             return
         chunks = store.count()
         if chunks >= ANNOUNCED_REBUILD_CHUNKS:
-            print(f"updating the index catalog for {chunks} chunks (a read of the whole index, so that the "
-                  "apps' next question does not)", file=sys.stderr, flush=True)
+            print(f"updating the index catalog for {chunks} chunks (it may read the whole index, so that "
+                  "the apps' next question does not)", file=sys.stderr, flush=True)
         store.settle_catalog(rebuild=True)
     except Exception as exc:
         print(f"warning: the index catalog was not updated ({exc}); the next question rebuilds it", file=sys.stderr)

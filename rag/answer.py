@@ -354,7 +354,7 @@ def _text_format_answer(question: str, passages: Sequence[Hit], *, language: str
     kind = question_answer_kind(question)
     read = _what_the_model_read(passages, question, turns, drop_addressed=config.drop_addressed_sentences)
     t0 = time.perf_counter()
-    raw, said_not_found, refused = yield from _generate_text(question, passages, language=language, turns=turns,
+    raw, _, refused = yield from _generate_text(question, passages, language=language, turns=turns,
                                                              llm=llm, strong=strong, config=config, timings=timings)
     timings["generate"] = time.perf_counter() - t0
     checked = None if refused else _checked_answer(raw, passages, read, question=question, language=language,

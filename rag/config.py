@@ -146,7 +146,8 @@ class RAGConfig:
     # romanization, and spellings in parentheses that no source has removed (rag/names.py).
     source_spellings: bool = True
     # Rules that change an answer (rag/rules.py lists them) switched off by name, e.g.
-    # RAG_RULES_OFF=scale_repair,year_gate: to measure what each one does.
+    # RAG_RULES_OFF=scale_repair,number_readings: to measure what each one does. The year
+    # and version gates are off unless their own field turns them on (year_gate above).
     rules_off: tuple[str, ...] = ()
 
     # Generation.

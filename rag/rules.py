@@ -4,8 +4,10 @@ Each rule below is one step of rag/answer.py that changes what the user sees (re
 before the model runs, asks again, mends the reply, or refuses it) beyond the plain
 pipeline: retrieve, prompt, generate, check the [n] markers. Every one can be switched
 off with ``RAG_RULES_OFF=name,name`` (``RAGConfig.rules_off``), so its effect can be
-measured on the dev split by switching it off (``python -m eval.replay`` for the rules
-after generation) and the figures are kept in docs/evaluation.md. The functions that do
+measured by switching it off (``python -m eval.replay`` for the rules after generation);
+the held-out measurement of each is in docs/decisions.md. A rule with a ``field`` applies
+only while that RAGConfig field is true: the year and version gates are off by default
+(``RAG_YEAR_GATE``, ``RAG_VERSION_GATE`` turn them on). The functions that do
 the work live with their kind (refusal.py, figures.py, names.py, prompts.py); this
 module only names them.
 """

@@ -19,10 +19,11 @@ def test_every_rule_is_switched_where_it_acts_and_every_switch_is_a_rule():
 
 
 def test_rules_off_is_read_from_the_environment_as_a_list_of_names():
-    config = RAGConfig.from_env({"RAG_RULES_OFF": " scale_repair, year_gate ,"})
+    config = RAGConfig.from_env({"RAG_RULES_OFF": " scale_repair, year_gate ,", "RAG_YEAR_GATE": "true"})
     assert config.rules_off == ("scale_repair", "year_gate")
-    assert not config.rule_on("scale_repair") and not config.rule_on("year_gate")
+    assert not config.rule_on("scale_repair") and not config.rule_on("year_gate")  # named off wins over on
     assert config.rule_on("unsupported_asides")
+    assert RAGConfig.from_env({"RAG_YEAR_GATE": "true"}).rule_on("year_gate")
 
 
 def test_an_unknown_rule_name_is_a_clear_error_naming_the_rules():
