@@ -354,8 +354,8 @@ def _text_format_answer(question: str, passages: Sequence[Hit], *, language: str
     kind = question_answer_kind(question)
     read = _what_the_model_read(passages, question, turns, drop_addressed=config.drop_addressed_sentences)
     t0 = time.perf_counter()
-    raw, _, refused = yield from _generate_text(question, passages, language=language, turns=turns,
-                                                             llm=llm, strong=strong, config=config, timings=timings)
+    raw, refused = yield from _generate_text(question, passages, language=language, turns=turns, llm=llm,
+                                             strong=strong, config=config, timings=timings)
     timings["generate"] = time.perf_counter() - t0
     checked = None if refused else _checked_answer(raw, passages, read, question=question, language=language,
                                                    answer_kind=kind, config=config)
@@ -369,7 +369,7 @@ def _generate_text(question: str, passages: Sequence[Hit], *, language: str, tur
                    strong: bool, config: RAGConfig, timings: dict[str, float]) -> Iterator[str]:
     """Stream the model's reply (a refusal held back); on a refusal on ``strong``
     evidence ask once more (strong_evidence_retry, docs/decisions.md). Returns (raw reply,
-    whether it said NOT FOUND, whether it is no answer)."""
+    whether it is no answer)."""
     t0 = time.perf_counter()
     insist, avoid = False, ()
     for attempt in (1, 2):
@@ -390,7 +390,7 @@ def _generate_text(question: str, passages: Sequence[Hit], *, language: str, tur
         if not (refused and attempt == 1 and strong and config.rule_on("strong_evidence_retry")):
             break
         insist, avoid = second_attempt(said_not_found, llm)
-    return raw, said_not_found, refused
+    return raw, refused
 
 
 def structured_answer(question: str, passages: Sequence[Hit], *, language: str, history: list[tuple[str, str]],
@@ -484,12 +484,10 @@ def grounded_answer(reply, read: Sequence[str], *, passages: int, extra_sources:
 
 
 def prompt_readings(config: RAGConfig) -> tuple[str, ...]:
-    """The readings the passages get in the prompt: those of rag.prompts.READINGS whose
-    rule is on. The checks after the model always know them (a figure the model got right
-    without its reading is still supported)."""
-    # Named one by one: tests/test_rules.py finds every rule switched by its literal name.
-    switched = {"number_readings": config.rule_on("number_readings")}
-    return tuple(name for name in READINGS if switched[name])
+    """The readings the passages get in the prompt (rag.prompts.READINGS): the one there
+    is, while its rule is on. The checks after the model always know it (a figure the
+    model got right without its reading is still supported)."""
+    return READINGS if config.rule_on("number_readings") else ()
 
 
 def _what_the_model_read(passages: Sequence[Hit], question: str,
