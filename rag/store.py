@@ -1003,8 +1003,27 @@ def delete_index(*, config: RAGConfig) -> None:
     """Remove the configured collection whole, whoever's embedder filled it (ingest.py
     --reset after an embedder change)."""
     if config.store_backend == "qdrant":
-        from .store_qdrant import delete_qdrant_collection
+        from .store_qdrant import QdrantChunkStore, delete_qdrant_collection
 
         delete_qdrant_collection(config=config)
+        prefix = QdrantChunkStore.catalog_prefix
     else:
         chroma_client(config=config).delete_collection(config.collection)
+        prefix = ChunkStore.catalog_prefix
+    _remove_saved_catalogs(Path(config.data_dir) / "catalog" / f"{prefix}-{config.collection}")
+
+
+def _remove_saved_catalogs(path: Path) -> None:
+    """A deleted collection's saved catalogs and change records: the new collection's counter
+    starts at 1 again, and saves remove only catalogs of lower counts (_remove_older_catalogs)."""
+    import shutil
+
+    records = f"changes-{path.name}"
+    own = re.compile(rf"({re.escape(path.name)}-\d+-[0-9a-f]+|{re.escape(records)}-\d+-[0-9a-f]+\.json)")
+    for old in path.parent.glob("*"):
+        if not own.fullmatch(old.name):
+            continue
+        if old.is_dir():
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            old.unlink(missing_ok=True)

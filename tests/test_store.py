@@ -1267,3 +1267,17 @@ def test_ingest_py_walks_the_records_once_before_it_rebuilds(config, monkeypatch
     catalog, reads = _other_process_catalog(config, monkeypatch)
     assert reads == 0
     _assert_same_catalog(catalog, writer)
+
+
+def test_deleting_the_collection_removes_its_saved_catalogs_and_records(config, fake_embedder):
+    # The new collection's counter starts at 1 again, and a save removes only lower counts:
+    # the old collection's catalog would stay until the new counter passed its count.
+    from rag.store import delete_index, save_catalog
+
+    open_store(config=config, embedder=fake_embedder)
+    cache = config.data_dir / "catalog"
+    save_catalog(_empty_catalog("50:abc"), cache / "catalog-test", "test")
+    save_catalog(_empty_catalog("3:abc"), cache / "catalog-test-x", "test-x")  # another collection's
+    (cache / "changes-catalog-test-51-abc.json").write_text("{}")
+    delete_index(config=config)
+    assert sorted(p.name for p in cache.iterdir()) == ["catalog-test-x-3-abc"]
