@@ -130,7 +130,8 @@ def _settle(store) -> None:
     """The catalog after this run's writes, saved for the app's next question (a cache):
     derived from the writes' records, or, when none leads to it (an earlier run killed
     before its end, a Chroma server's or Qdrant's writes, an index never asked), read
-    from every chunk here, so that the app's next question only loads it."""
+    from every chunk here, so that the app's next question only loads it. The rebuild does
+    not walk the records again: the store remembers a token they lead nowhere from."""
     try:
         if store.settle_catalog():
             return

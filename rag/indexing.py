@@ -141,22 +141,31 @@ def _write(batch: list[_Prepared], *, store, embedder) -> None:
             store.replace_document(chunks_, vectors_, source=source, sentence_terms=terms_, index_key=key)
 
 
-def _settle_if_due(store) -> None:
+def _settle_if_due(store, futile_at: int | None = None) -> int | None:
     """Settle the store's catalog once SETTLE_AT write records are pending since the last
     saved one: past MAX_CHAIN records writes record nothing, and the next question (the
     app's, in another process) would read every chunk to rebuild it. Not after every
-    write: a settle is one pass over the term index. A failure is a warning (a cache)."""
+    write: a settle is one pass over the term index. A failure is a warning (a cache).
+
+    Returns the depth of the chain a settle found no catalog to derive from (None: none),
+    for the ingest to pass to its next call: while the chain is that long or longer it is
+    the same chain grown, and settling it again would walk its records in vain; shorter,
+    a catalog was saved since (a rebuild), and settling may work again."""
     pending = getattr(store, "pending_changes", None)
     if pending is None:  # a store without records (the one-document interface, a fake)
-        return
+        return None
     from .catalog_delta import SETTLE_AT
 
     try:
         depth = pending()
-        if depth is not None and depth >= SETTLE_AT:
-            store.settle_catalog()
+        if depth is None or depth < SETTLE_AT:
+            return None
+        if futile_at is not None and depth >= futile_at:
+            return futile_at
+        return None if store.settle_catalog() else depth
     except Exception as exc:
         logging.getLogger(__name__).warning("could not update the index catalog: %s", exc)
+        return futile_at
 
 
 def ingest_document(document: Document, *, store, embedder, config: RAGConfig) -> tuple[str, int]:
@@ -197,11 +206,13 @@ def ingest_paths(
     files = find_files([Path(p) for p in paths])
     batch: list[_Prepared] = []
     pending: list[str] = []  # file names of the batch, for the progress callback
+    futile_at: int | None = None  # _settle_if_due's: a chain depth whose settle was in vain
 
     def flush() -> None:
+        nonlocal futile_at
         if batch:
             _write(batch, store=store, embedder=embedder)
-            _settle_if_due(store)
+            futile_at = _settle_if_due(store, futile_at)
             for item in batch:
                 getattr(report, "updated" if item.previous is not None else "added").append(item.document.doc_id)
                 report.chunks += len(item.chunks)

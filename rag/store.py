@@ -233,6 +233,7 @@ class CatalogReads:
         self._chunks: tuple[str, list[Chunk]] | None = None  # (change token, all_chunks())
         self._derived: dict[str, tuple[str, object]] = {}
         self._recorded: tuple[str, int] | None = None  # (token, depth) of this store's last record
+        self._unchained: str | None = None  # a token whose records were walked and lead to no catalog
 
     def cached(self, name: str, build):
         """``build()``, computed once per change token (e.g. retrieval's BM25 index)."""
@@ -408,28 +409,38 @@ class CatalogReads:
         return saved if saved is not None else self._build_catalog(*snapshot)
 
     def _catalog_from_changes(self, token: str) -> IndexCatalog | None:
-        if self._cache_dir is None:
+        """The catalog of ``token`` derived from a saved one and the records since, else None.
+        A token already walked in vain is not walked again (ingest.py's settle, then its
+        rebuild, which looks once more under the lock file)."""
+        if self._cache_dir is None or token == self._unchained:
             return None
-        from .catalog_delta import MAX_CHAIN, apply_changes, compose, load_changes
+        from .catalog_delta import MAX_CHAIN, load_changes
 
         records, base = [], None
         while base is None and len(records) < MAX_CHAIN:
             record = load_changes(self._changes_path(), records[-1].base if records else token)
             if record is None:
-                return None
+                break
             records.append(record)
             kept = self._catalog
             base = kept if kept is not None and kept.token == record.base else self._load_catalog(record.base)
-        if base is None:
-            return None
+        catalog = self._applied(base, token, records) if base is not None else None
+        if catalog is not None:
+            self._save(catalog)
+        elif records:
+            # Only with the token's own record found: it is saved after the write's last bump,
+            # so a missing one may be a write still ending; the records below it are whole.
+            self._unchained = token
+        return catalog
+
+    def _applied(self, base: IndexCatalog, token: str, records: list) -> IndexCatalog | None:
+        from .catalog_delta import apply_changes, compose
+
         try:
-            catalog = apply_changes(base, token, compose(records[::-1]))
+            return apply_changes(base, token, compose(records[::-1]))
         except Exception as exc:  # damaged records: rebuilt from the index
             logging.getLogger(__name__).warning("could not apply the recorded index changes: %s", exc)
             return None
-        if catalog is not None:
-            self._save(catalog)
-        return catalog
 
     def list_documents(self) -> list[DocumentInfo]:
         return list(self.catalog().documents)
@@ -879,14 +890,27 @@ def save_catalog(catalog: IndexCatalog, path: Path, collection: str) -> None:
         os.replace(partial, folder)
     except OSError:  # another process saved the same catalog first
         shutil.rmtree(partial, ignore_errors=True)
-    # Only this collection's older catalogs: "<name>-<token>", the token being the change
-    # counter's "<count>:<random hex>" made safe, never another collection's "<name>-x-...".
+    _remove_older_catalogs(path, catalog.token)
+
+
+def _remove_older_catalogs(path: Path, token: str) -> None:
+    """Remove this collection's catalogs of a lower change count than ``token``'s, and the
+    partial folders of killed savers. Not newer ones: a lagging saver (a question's rebuild,
+    a settle during an ingest) would remove a catalog whose records were pruned already, and
+    the next reader would read every chunk. A folder is "<name>-<token>", the token being the
+    change counter's "<count>:<random hex>" made safe, never another collection's "<name>-x-..."."""
+    import shutil
+
     from .catalog_delta import writer_alive
 
-    own = re.compile(rf"{re.escape(path.name)}-\d+-[0-9a-f]+")
+    count = token.split(":")[0]
+    own = re.compile(rf"{re.escape(path.name)}-(\d+)-[0-9a-f]+")
     for old in path.parent.glob(f"{path.name}-*"):
-        if old != folder and own.fullmatch(old.name):
-            shutil.rmtree(old, ignore_errors=True)  # a process still reading keeps its mapped files
+        match = own.fullmatch(old.name)
+        if match:
+            # An equal count: this catalog's own, or a racing writer's (not older). No count: keep all.
+            if count.isdigit() and int(match.group(1)) < int(count):
+                shutil.rmtree(old, ignore_errors=True)  # a process still reading keeps its mapped files
         elif old.name.endswith(".tmp") and not writer_alive(old):  # a saver killed half-way
             shutil.rmtree(old, ignore_errors=True)
 
@@ -979,8 +1003,27 @@ def delete_index(*, config: RAGConfig) -> None:
     """Remove the configured collection whole, whoever's embedder filled it (ingest.py
     --reset after an embedder change)."""
     if config.store_backend == "qdrant":
-        from .store_qdrant import delete_qdrant_collection
+        from .store_qdrant import QdrantChunkStore, delete_qdrant_collection
 
         delete_qdrant_collection(config=config)
+        prefix = QdrantChunkStore.catalog_prefix
     else:
         chroma_client(config=config).delete_collection(config.collection)
+        prefix = ChunkStore.catalog_prefix
+    _remove_saved_catalogs(Path(config.data_dir) / "catalog" / f"{prefix}-{config.collection}")
+
+
+def _remove_saved_catalogs(path: Path) -> None:
+    """A deleted collection's saved catalogs and change records: the new collection's counter
+    starts at 1 again, and saves remove only catalogs of lower counts (_remove_older_catalogs)."""
+    import shutil
+
+    records = f"changes-{path.name}"
+    own = re.compile(rf"({re.escape(path.name)}-\d+-[0-9a-f]+|{re.escape(records)}-\d+-[0-9a-f]+\.json)")
+    for old in path.parent.glob("*"):
+        if not own.fullmatch(old.name):
+            continue
+        if old.is_dir():
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            old.unlink(missing_ok=True)

@@ -55,3 +55,31 @@ def test_ask_without_a_store_and_seeding_off_is_a_clear_error(config, fake_embed
     config = config.replace(seeds_dir=articles, index_seeds_when_empty=False)
     with pytest.raises(EmptyIndexError, match="ingest.py"):
         ask("Qui a rejoint Meta ?", config=config, embedder=fake_embedder, llm=FakeLLM())
+
+
+class _Chain:
+    """A store with ``depth`` records pending whose settle finds no catalog (``usable`` False)."""
+
+    def __init__(self) -> None:
+        self.depth, self.usable, self.settled = 0, False, []
+
+    def pending_changes(self):
+        return self.depth
+
+    def settle_catalog(self):
+        self.settled.append(self.depth)
+        return self.usable
+
+
+def test_a_settle_in_vain_is_not_tried_again_until_the_chain_is_shorter():
+    from rag.indexing import _settle_if_due
+
+    store, futile = _Chain(), None
+    for depth in (7, 8, 9, 12, 3, 8):  # 3: a catalog was saved since (another process's rebuild)
+        store.depth = depth
+        futile = _settle_if_due(store, futile)
+    assert store.settled == [8, 8]
+    store.usable, store.depth = True, 9
+    assert _settle_if_due(store, futile) == 8 and store.settled == [8, 8]  # the same chain, grown
+    store.depth = 0
+    assert _settle_if_due(store, futile) is None

@@ -889,15 +889,21 @@ def test_a_writer_interleaved_by_another_leaves_no_record(config, monkeypatch):
     assert [d.doc_id for d in catalog.documents] == ["bravo", "delta", "echo"]
 
 
-def test_a_saved_catalog_of_an_older_format_is_rebuilt_after_a_write(config, monkeypatch):
+def _as_older_format(config, writer):
+    """The saved catalogs as a version before counts wrote them: writes still record, but
+    no record can be applied to them. ``writer`` then has only the saved one."""
     import json
 
-    config, writer = _seeded(config)
-    for meta in (config.data_dir / "catalog").glob("catalog-delta-*/meta.json"):
+    for meta in (config.data_dir / "catalog").glob(f"catalog-{config.collection}-*/meta.json"):
         data = json.loads(meta.read_text())
         data.pop("counts")
         meta.write_text(json.dumps(data))
-    writer._catalog = None  # a writer that has only the saved one
+    writer._catalog = None
+
+
+def test_a_saved_catalog_of_an_older_format_is_rebuilt_after_a_write(config, monkeypatch):
+    config, writer = _seeded(config)
+    _as_older_format(config, writer)
     writer.delete_document("bravo")
     catalog, reads = _other_process_catalog(config, monkeypatch)
     assert reads == 1
@@ -1188,3 +1194,90 @@ def test_a_failed_settle_during_an_ingest_is_a_warning(config, monkeypatch, tmp_
     report = ingest_paths([_small_files(tmp_path / "bulk", SETTLE_AT + 1)], config=config, store=writer,
                           embedder=FakeTermEmbedder(), batch_chunks=1)
     assert len(report.added) == SETTLE_AT + 1 and "could not update the index catalog: full" in caplog.text
+
+
+# -- review findings of issue #23: a lagging saver, a futile settle, a walk done twice ------------
+def _empty_catalog(token):
+    from rag.mentions import VersionMentions
+    from rag.store import IndexCatalog
+
+    return IndexCatalog(token=token, documents=(), languages=(), mentions=VersionMentions(frozenset(), frozenset()),
+                        terms=None, chunks=0)
+
+
+def test_saving_a_catalog_removes_only_the_collections_older_ones(tmp_path):
+    # A lagging saver (a question's rebuild, a settle during an ingest) saves an older
+    # catalog after a newer one: the code before removed every other folder, the newer too.
+    from rag.store import load_catalog, save_catalog
+
+    path = tmp_path / "catalog-news"
+    other = tmp_path / "catalog-news-2-1-abc"  # collection "news-2", count 1
+    other.mkdir()
+    for token in ("9:bbb", "9:ccc", "2:aaa", "5:ddd", "legacy"):  # 9:ccc: a racing writer's (no lock file)
+        save_catalog(_empty_catalog(token), path, "news")
+    kept = {token for token in ("2:aaa", "5:ddd", "9:bbb", "9:ccc", "legacy") if load_catalog(path, token)}
+    assert kept == {"5:ddd", "9:bbb", "9:ccc", "legacy"} and other.exists()
+    save_catalog(_empty_catalog("10:eee"), path, "news")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["catalog-news-10-eee", "catalog-news-2-1-abc",
+                                                          "catalog-news-legacy"]
+
+
+def test_a_lagging_saver_leaves_the_newer_catalog_for_the_writer_and_other_processes(config, monkeypatch):
+    config, writer = _seeded(config)
+    older = writer.catalog()
+    writer.replace_documents([_doc("echo", _TEXTS["echo"], seed=3)])
+    assert writer.settle_catalog()  # the newer catalog saved, its record pruned
+    writer._save(older)  # e.g. the app's rebuild of the token before, saved late
+    writer._catalog = None
+    assert writer.pending_changes() == 0  # the code before: 1, its own record's depth, but no record is left
+    catalog, reads = _other_process_catalog(config, monkeypatch)
+    assert reads == 0  # the code before: 1
+    _assert_same_catalog(catalog, writer)
+
+
+def test_an_ingest_does_not_settle_again_a_chain_that_leads_to_no_catalog(config, monkeypatch, tmp_path):
+    from conftest import FakeTermEmbedder
+
+    from rag.catalog_delta import MAX_CHAIN
+
+    config, writer = _seeded(config)
+    _as_older_format(config, writer)
+    settles = _counted_settles(monkeypatch)
+    report = ingest_paths([_small_files(tmp_path / "bulk", MAX_CHAIN + 2)], config=config, store=writer,
+                          embedder=FakeTermEmbedder(), batch_chunks=1)
+    monkeypatch.undo()
+    assert len(report.added) == MAX_CHAIN + 2
+    assert settles == [{}]  # at SETTLE_AT records; the code before: again at each write up to MAX_CHAIN
+
+
+def test_ingest_py_walks_the_records_once_before_it_rebuilds(config, monkeypatch, tmp_path):
+    # Records that lead to no usable catalog: ingest.py's settle walks them, and its
+    # rebuild (which looks again under the lock file) does not walk them again.
+    import rag.catalog_delta
+    from conftest import FakeTermEmbedder
+
+    config, writer = _seeded(config)
+    _as_older_format(config, writer)
+    walked, load = [], rag.catalog_delta.load_changes
+    monkeypatch.setattr(rag.catalog_delta, "load_changes", lambda path, token: walked.append(token) or load(path, token))
+    reads = _full_reads(monkeypatch)
+    assert _ingest_py(config, monkeypatch, FakeTermEmbedder(), _small_files(tmp_path / "one", 1)) == 0
+    monkeypatch.undo()
+    assert len(walked) == 1 and len(reads) == 1  # the code before: 3 walks (settle, rebuild, under the lock)
+    catalog, reads = _other_process_catalog(config, monkeypatch)
+    assert reads == 0
+    _assert_same_catalog(catalog, writer)
+
+
+def test_deleting_the_collection_removes_its_saved_catalogs_and_records(config, fake_embedder):
+    # The new collection's counter starts at 1 again, and a save removes only lower counts:
+    # the old collection's catalog would stay until the new counter passed its count.
+    from rag.store import delete_index, save_catalog
+
+    open_store(config=config, embedder=fake_embedder)
+    cache = config.data_dir / "catalog"
+    save_catalog(_empty_catalog("50:abc"), cache / "catalog-test", "test")
+    save_catalog(_empty_catalog("3:abc"), cache / "catalog-test-x", "test-x")  # another collection's
+    (cache / "changes-catalog-test-51-abc.json").write_text("{}")
+    delete_index(config=config)
+    assert sorted(p.name for p in cache.iterdir()) == ["catalog-test-x-3-abc"]
