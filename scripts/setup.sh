@@ -8,16 +8,16 @@ cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}
 LLAMA_CPP_VERSION=0.3.36
 PIP_VERSION=26.3
-# A portable AVX2 build: llama.cpp's native build picks AMX kernels on these CPUs,
-# which crash (SIGSEGV) on any prompt longer than one token inside this VM.
-LLAMA_CMAKE_ARGS="-DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_BMI2=ON"
+# llama.cpp built for this CPU's instruction sets (scripts/llama-cmake-args.sh): one wheel
+# per set of flags, cached; a .venv moved to a CPU with other flags is reinstalled.
+LLAMA_CMAKE_ARGS="$(bash scripts/llama-cmake-args.sh)"
 WHEELS="${XDG_CACHE_HOME:-$HOME/.cache}/rag-news/wheels/$(echo "$LLAMA_CMAKE_ARGS" | sha256sum | cut -c1-12)"
 
 if [ ! -x .venv/bin/python ]; then
   echo "==> creating .venv"
   "$PY" -m venv .venv
 fi
-stamp=".venv/.installed-$(cat pyproject.toml constraints.txt scripts/setup.sh | sha256sum | cut -c1-16)"
+stamp=".venv/.installed-$( (cat pyproject.toml constraints.txt scripts/setup.sh; echo "$LLAMA_CMAKE_ARGS") | sha256sum | cut -c1-16)"
 if [ ! -f "$stamp" ]; then
   .venv/bin/python -m pip install --quiet "pip==$PIP_VERSION"
   if ! ls "$WHEELS"/llama_cpp_python-"$LLAMA_CPP_VERSION"-*.whl >/dev/null 2>&1; then
