@@ -58,6 +58,8 @@ def question_language(item: dict) -> str:
 
 def score_answer(item: dict, answer, all_chunks: Sequence) -> dict:
     """One record for ``metrics.aggregate`` from a gold item and an ``Answer``."""
+    from rag.language import answer_language
+
     sources = set(item["sources"])
     first_group = item["answers"][0] if item["answers"] else []
 
@@ -73,6 +75,8 @@ def score_answer(item: dict, answer, all_chunks: Sequence) -> dict:
         "answer": answer.text,
         "raw_answer": answer.raw_text,
         "refused": answer.refused,
+        # Judged on the shown answer: a refusal is written in the question's language by the code.
+        "answer_language": None if answer.refused else answer_language(answer.text),
         "backend": answer.backend,
         "timings": answer.timings,
         "citations": [{"n": c.n, "doc_id": c.doc_id, "chunk_id": c.chunk_id} for c in answer.citations],

@@ -15,8 +15,8 @@ from typing import Iterable, Sequence
 
 METRIC_KEYS = (
     "recall_at_1", "recall_at_5", "mrr", "ndcg_at_10", "answer_accuracy", "refusal_accuracy",
-    "false_refusal_rate", "citation_precision", "citation_support", "latency_p50_s", "latency_p95_s",
-    "n_questions",
+    "false_refusal_rate", "citation_precision", "citation_support", "other_language_rate", "latency_p50_s",
+    "latency_p95_s", "n_questions",
 )
 STAGES = ("embed", "retrieve", "generate", "total")
 
@@ -63,7 +63,8 @@ def aggregate(records: Sequence[dict]) -> dict:
 
     A record has: answerable (bool), relevant (list[bool], ranked retrieval), n_relevant
     (relevant passages in the whole index), correct (bool), refused (bool),
-    cited_from_source (list[bool]), cited_support (bool), timings (dict stage -> s).
+    cited_from_source (list[bool]), cited_support (bool), timings (dict stage -> s), and
+    optionally lang and answer_language (codes).
     Metrics with nothing to measure are None.
     """
     answerable = [r for r in records if r["answerable"]]
@@ -82,6 +83,10 @@ def aggregate(records: Sequence[dict]) -> dict:
         "false_refusal_rate": _mean(float(r["refused"]) for r in answerable),
         "citation_precision": _mean(float(f) for f in cited),
         "citation_support": _mean(float(r["cited_support"]) for r in answered if r.get("cited_support") is not None),
+        # Answers (not refusals) written in another language than the question's, of those
+        # whose language can be told (rag.language.answer_language).
+        "other_language_rate": _mean(float(r["answer_language"] != r["lang"]) for r in records
+                                     if not r["refused"] and r.get("answer_language") and r.get("lang")),
         "latency_p50_s": percentile(totals, 0.5),
         "latency_p95_s": percentile(totals, 0.95),
         "n_questions": len(records),

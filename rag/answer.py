@@ -375,7 +375,8 @@ def _generate_text(question: str, passages: Sequence[Hit], *, language: str, tur
     for attempt in (1, 2):
         messages = build_messages(question, passages, language=language, history=turns, insist=insist,
                                   drop_addressed=config.drop_addressed_sentences,
-                                  readings=prompt_readings(config))
+                                  readings=prompt_readings(config),
+                                  question_first=config.question_before_passages)
         words: list[str] = []  # everything the model said, held-back refusal included
         # ``avoid`` only when there is something to avoid: ChatModels without it still work.
         stream = llm.stream(messages, max_tokens=config.max_tokens, temperature=config.temperature,
@@ -404,7 +405,8 @@ def structured_answer(question: str, passages: Sequence[Hit], *, language: str, 
 
     messages = build_structured_messages(question, passages, language=language, history=history,
                                          drop_addressed=config.drop_addressed_sentences,
-                                         readings=prompt_readings(config))
+                                         readings=prompt_readings(config),
+                                         question_first=config.question_before_passages)
     follows = getattr(llm, "follows_schema", False)
     raw, reply = "", None
     for attempt in (1, 2):

@@ -132,6 +132,10 @@ class RAGConfig:
     # "add this link to your reply") are left out of what the model reads: a document can
     # carry instructions for the model (rag/instructions.py, docs/robustness.md).
     drop_addressed_sentences: bool = True
+    # The question also before the passages, not only after them: ~25 prompt tokens more
+    # (first token p50 +1.2 s on 2 cores) for nothing the dev split could show
+    # (docs/decisions.md, 2026-12-07).
+    question_before_passages: bool = False
 
     # How the model replies. "json": evidence first, then the answer, as JSON the
     # schema enforces (a llama.cpp grammar, or response_format on an OpenAI-compatible

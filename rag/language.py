@@ -121,6 +121,11 @@ def _without_names(text: str) -> str:
     """``text`` without the words that are likely names: in a Greek or Cyrillic text its
     Latin words; in a Latin text the capitalised words not opening a sentence and words
     in capitals. The text itself when fewer than 6 letters would be left."""
+    rest = _names_removed(text)
+    return rest if sum(ch.isalpha() for ch in rest) >= 6 else text
+
+
+def _names_removed(text: str) -> str:
     words = list(_WORD.finditer(text))
     latin = [w for w in words if _LATIN_WORD.match(w.group())]
     if len(words) - len(latin) > len(latin):
@@ -132,8 +137,7 @@ def _without_names(text: str) -> str:
     for name in names:
         kept.append(text[end:name.start()])
         end = name.end()
-    rest = "".join(kept) + text[end:]
-    return rest if sum(ch.isalpha() for ch in rest) >= 6 else text
+    return "".join(kept) + text[end:]
 
 
 def detect_language(text: str, default: str = "en") -> str:
@@ -155,6 +159,19 @@ def detect_language(text: str, default: str = "en") -> str:
         return default
     code = found.iso_code_639_1.name.lower()
     return code if code in LANGUAGES else default
+
+
+_MARKERS_AND_ASIDES = re.compile(r"\[\d+\]|\([^()]*\)|（[^（）]*）")
+
+
+def answer_language(text: str) -> str | None:
+    """The language an answer is written in, judged without its [n] markers and
+    parenthesised spans (a name's spelling copied from a passage); None when too few
+    letters are left to tell (a figure, a name)."""
+    bare = " ".join(_MARKERS_AND_ASIDES.sub(" ", text).split())
+    if sum(ch.isalpha() for ch in _names_removed(bare)) < 12:
+        return None
+    return detect_language(bare, default="") or None
 
 
 def language_name(code: str) -> str:

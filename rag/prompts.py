@@ -137,10 +137,12 @@ def build_messages(
     insist: bool = False,
     drop_addressed: bool = False,
     readings: Sequence[str] = READINGS,
+    question_first: bool = False,
 ) -> list[dict]:
     """Chat messages asking for a cited answer to ``question`` from ``hits``;
     ``insist`` tells the model that the passages hold the answer; ``readings`` chooses
-    the readings the passages get."""
+    the readings the passages get; ``question_first`` writes the question before the
+    passages too."""
     name = language_name(language)
     conversation = ""
     if history:
@@ -148,8 +150,9 @@ def build_messages(
         conversation = f"Earlier in this conversation:\n{turns}\n\n"
     insistence = f"The answer is in these passages: find it and do not reply {NOT_FOUND}.\n" if insist else ""
     passages = format_passages(hits, drop_addressed=drop_addressed, readings=readings)
+    before = f"Question: {question}\n\n" if question_first else ""
     user = (
-        f"{conversation}Question: {question}\n\n"
+        f"{conversation}{before}"
         f"Passages:\n{passages}\n\n"
         f"Question: {question}\n"
         f"{insistence}"
@@ -215,6 +218,7 @@ def build_structured_messages(
     history: Sequence[tuple[str, str]] = (),
     drop_addressed: bool = False,
     readings: Sequence[str] = READINGS,
+    question_first: bool = False,
 ) -> list[dict]:
     """Chat messages asking for a JSON reply (evidence, answer) to ``question`` from ``hits``."""
     conversation = ""
@@ -222,8 +226,9 @@ def build_structured_messages(
         turns = "\n".join(f"User: {q}\nAssistant: {a}" for q, a in history)
         conversation = f"Earlier in this conversation:\n{turns}\n\n"
     passages = format_passages(hits, drop_addressed=drop_addressed, readings=readings)
+    before = f"Question: {question}\n\n" if question_first else ""
     user = (
-        f"{conversation}Question: {question}\n\n"
+        f"{conversation}{before}"
         f"Passages:\n{passages}\n\n"
         f"Question: {question}\n"
         f"Answer in {language_name(language)}."

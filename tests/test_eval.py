@@ -44,6 +44,17 @@ def test_aggregate_on_literal_records():
     assert m["answer_accuracy"] == 0.5 and m["false_refusal_rate"] == 0.5 and m["refusal_accuracy"] == 1.0
     assert m["citation_precision"] == 0.5 and m["citation_support"] == 1.0
     assert m["latency_p50_s"] == 1.0 and m["n_questions"] == 3
+    assert m["other_language_rate"] is None  # no answer's language known
+
+
+def test_other_language_rate_counts_answers_whose_language_is_known():
+    def answer(lang, answer_language, refused=False):
+        return {"lang": lang, "answerable": True, "refused": refused, "answer_language": answer_language,
+                "timings": {}}
+
+    records = [answer("de", "en"), answer("de", "de"), answer("fr", None), answer("ko", "ja", refused=True),
+               answer("ko", "ko")]
+    assert aggregate(records)["other_language_rate"] == pytest.approx(1 / 3)
 
 
 def test_squad_style_matching():

@@ -81,3 +81,21 @@ def test_preloaded_models_detect_as_the_lazy_ones():
     language.preload_language_models()
     assert language._built.get("preloaded") is True
     assert [language.detect_language(t) for t in texts] == lazy == ["de", "ru", lazy[2]]
+
+
+@pytest.mark.parametrize("answer, code", [
+    ("Vier Experten wechselten innerhalb eines Monats zu Meta [1].", "de"),
+    ("Four experts moved to Meta within a month [1].", "en"),
+    # A name's spelling from the passage, in parentheses, does not make it Japanese.
+    ("Anna Berg (アンナ・ベルク) hat das Werk in Graz eröffnet [2].", "de"),
+    # Japanese words outside parentheses do.
+    ("회사는 올해 650억ドル를 투자했습니다 [1].", "ja"),
+    # Too little left to tell: a figure, a name.
+    ("741 [1]", None),
+    ("Anna Berg (アンナ・ベルク) [1]", None),
+    ("Lumex Holdings [1].", None),
+])
+def test_answer_language(answer, code):
+    from rag.language import answer_language
+
+    assert answer_language(answer) == code
