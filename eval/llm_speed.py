@@ -71,7 +71,7 @@ def _chat_tokens(llama, messages: list[dict]) -> list[int]:
     return llama.tokenize(text.encode("utf-8"), add_bos=False, special=True)
 
 
-def _shared(a: list[int], b: list[int]) -> int:
+def _common_prefix_len(a: list[int], b: list[int]) -> int:
     n = 0
     while n < min(len(a), len(b)) and a[n] == b[n]:
         n += 1
@@ -83,7 +83,7 @@ def measure_prompt(llama, messages: list[dict], *, write_tokens: int) -> dict:
     prompt with the system prompt cached (what a question costs in the app); then
     writing greedily."""
     tokens = _chat_tokens(llama, messages)
-    cached = _shared(tokens, _chat_tokens(llama, messages[:1]))
+    cached = _common_prefix_len(tokens, _chat_tokens(llama, messages[:1]))
     llama.reset()
     llama.eval(tokens[:cached])
     t0 = time.perf_counter()
@@ -127,6 +127,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     config = RAGConfig.from_env(collection="gold-eval", llm="local")
     prompts = answering_prompts(load_gold(args.gold, split=args.split)[: args.n], config=config, seeds=args.seeds)
+    if not prompts:
+        parser.error("no question reached the model (all gated, or --n 0): nothing to time")
 
     import llama_cpp
 
@@ -137,7 +139,7 @@ def main(argv: list[str] | None = None) -> int:
     # Warm-up: the first evaluation maps the weights.
     measure_prompt(llama, prompts[0], write_tokens=4)
     runs = [measure_prompt(llama, p, write_tokens=args.write_tokens) for p in prompts]
-    first_token_s(chat, prompts[0])  # the system prompt into the cache
+    first_token_s(chat, [prompts[0][0], {"role": "user", "content": "."}])  # only the system prompt cached
     firsts = [first_token_s(chat, p) for p in prompts]
     read_rate = sum(r["prompt_tokens"] for r in runs) / sum(r["read_s"] for r in runs)
     write_rate = sum(r["written"] for r in runs) / sum(r["write_s"] for r in runs)

@@ -468,6 +468,10 @@ def score_answer_text(record: dict, question: Question, text: str, *, refused: b
     record["refused"] = bool(refused)
     record["correct"] = (not refused) and contains_answer(plain, question.golds)
     record["f1"] = 0.0 if refused else token_f1(plain, question.golds)
+    if not refused:
+        from rag.language import answer_language
+
+        record["answer_language"] = answer_language(text)
     if citations is None:
         record["cited_from_source"] = []
         record["cited_support"] = None

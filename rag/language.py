@@ -167,9 +167,12 @@ _MARKERS_AND_ASIDES = re.compile(r"\[\d+\]|\([^()]*\)|（[^（）]*）")
 def answer_language(text: str) -> str | None:
     """The language an answer is written in, judged without its [n] markers and
     parenthesised spans (a name's spelling copied from a passage); None when too few
-    letters are left to tell (a figure, a name)."""
+    letters are left to tell (a figure, a name). Kana anywhere else makes it Japanese:
+    a Korean answer with a Japanese word in it counts as another language."""
     bare = " ".join(_MARKERS_AND_ASIDES.sub(" ", text).split())
-    if sum(ch.isalpha() for ch in _names_removed(bare)) < 12:
+    # A few CJK characters tell their script; spaced scripts need more letters.
+    cjk = len(_HAN.findall(bare)) + len(_KANA.findall(bare)) + len(_HANGUL.findall(bare))
+    if cjk < 4 and sum(ch.isalpha() for ch in _names_removed(bare)) < 12:
         return None
     return detect_language(bare, default="") or None
 

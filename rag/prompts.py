@@ -1,6 +1,6 @@
 """Prompts for a small model: one constant system prompt (it stays in the KV cache),
-numbered passages, the question twice (before and after the passages, so a 1.5B model
-does not lose it), and the answer language named explicitly.
+numbered passages, then the question (before them too only with ``question_first``:
+docs/decisions.md measured the shorter prompt), and the answer language named explicitly.
 
 The system prompt offers a way out ("reply NOT FOUND"). When retrieval evidence is
 strong and the model took it anyway, answer.py asks once more, with NOT FOUND

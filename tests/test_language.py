@@ -90,6 +90,9 @@ def test_preloaded_models_detect_as_the_lazy_ones():
     ("Anna Berg (アンナ・ベルク) hat das Werk in Graz eröffnet [2].", "de"),
     # Japanese words outside parentheses do.
     ("회사는 올해 650억ドル를 투자했습니다 [1].", "ja"),
+    # A short CJK sentence is enough.
+    ("他于2019年加入苹果公司[1]。", "zh"),
+    ("판 씨는 2021년 애플에 합류했다 [1].", "ko"),
     # Too little left to tell: a figure, a name.
     ("741 [1]", None),
     ("Anna Berg (アンナ・ベルク) [1]", None),
