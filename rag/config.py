@@ -133,9 +133,9 @@ class RAGConfig:
     # carry instructions for the model (rag/instructions.py, docs/robustness.md).
     drop_addressed_sentences: bool = True
     # The question also before the passages, not only after them: ~25 prompt tokens more
-    # (~0.4 s on 2 cores). Dev split without it: right answers + refusals 27 -> 29, citation
-    # precision 0.962 -> 0.852 (docs/decisions.md, 2026-12-07).
-    question_before_passages: bool = False
+    # (~0.3 s p50 on 2 cores). Held-out without it: right answers + refusals 67 -> 62, more
+    # false refusals (docs/decisions.md, 2026-12-07: not taken).
+    question_before_passages: bool = True
 
     # How the model replies. "json": evidence first, then the answer, as JSON the
     # schema enforces (a llama.cpp grammar, or response_format on an OpenAI-compatible

@@ -1,6 +1,7 @@
 """Prompts for a small model: one constant system prompt (it stays in the KV cache),
-numbered passages, then the question (before them too only with ``question_first``:
-docs/decisions.md measured the shorter prompt), and the answer language named explicitly.
+numbered passages, the question before and after them (``question_first``; once, after
+them, measured worse on the held-out set: docs/decisions.md), and the answer language
+named explicitly.
 
 The system prompt offers a way out ("reply NOT FOUND"). When retrieval evidence is
 strong and the model took it anyway, answer.py asks once more, with NOT FOUND
@@ -137,7 +138,7 @@ def build_messages(
     insist: bool = False,
     drop_addressed: bool = False,
     readings: Sequence[str] = READINGS,
-    question_first: bool = False,
+    question_first: bool = True,
 ) -> list[dict]:
     """Chat messages asking for a cited answer to ``question`` from ``hits``;
     ``insist`` tells the model that the passages hold the answer; ``readings`` chooses
@@ -218,7 +219,7 @@ def build_structured_messages(
     history: Sequence[tuple[str, str]] = (),
     drop_addressed: bool = False,
     readings: Sequence[str] = READINGS,
-    question_first: bool = False,
+    question_first: bool = True,
 ) -> list[dict]:
     """Chat messages asking for a JSON reply (evidence, answer) to ``question`` from ``hits``."""
     conversation = ""

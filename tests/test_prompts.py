@@ -18,7 +18,7 @@ def test_prompt_numbers_passages_names_the_language_and_keeps_the_system_prompt(
     text = "パン氏は2021年にアルファベットからアップルに加わった。メタは143億ドルを投資した。"
     hit = Hit(Chunk("d:h:0", "d", 0, text, 0, len(text), "T", "ja", "h"), 1.0)
     windowed = Hit(hit.chunk, 1.0, best_sentence=1, window=(text.index("メタ"), len(text)))
-    messages = build_messages("Wie viel investierte Meta?", [hit, windowed], language="de", question_first=True)
+    messages = build_messages("Wie viel investierte Meta?", [hit, windowed], language="de")
     assert messages[0] == {"role": "system", "content": SYSTEM_PROMPT}
     user = messages[1]["content"]
     assert "[1] (ja) パン氏は2021年" in user
@@ -28,15 +28,15 @@ def test_prompt_numbers_passages_names_the_language_and_keeps_the_system_prompt(
     assert "do not reply NOT FOUND" in build_messages("Q?", [hit], language="en", insist=True)[1]["content"]
 
 
-def test_the_question_once_after_the_passages_unless_also_first():
+def test_the_question_before_and_after_the_passages_or_once_after_them():
     text = "The ferry sails at nine."
     hit = Hit(Chunk("d:h:0", "d", 0, text, 0, len(text), "T", "en", "h"), 1.0)
     for build in (build_messages, build_structured_messages):
-        user = build("When does it sail?", [hit], language="fr")[1]["content"]
+        first = build("When does it sail?", [hit], language="fr")[1]["content"]
+        assert first.startswith("Question: When does it sail?\n\nPassages:") and first.count("When does it sail?") == 2
+        user = build("When does it sail?", [hit], language="fr", question_first=False)[1]["content"]
         assert user.count("When does it sail?") == 1
         assert user.startswith("Passages:\n[1] (en) The ferry sails at nine.\n\nQuestion: When does it sail?\n")
-        first = build("When does it sail?", [hit], language="fr", question_first=True)[1]["content"]
-        assert first.startswith("Question: When does it sail?\n\nPassages:") and first.count("When does it sail?") == 2
 
 
 def test_strip_annotations_undoes_annotate():
