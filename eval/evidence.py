@@ -23,23 +23,48 @@ from .metrics import matches_any
 
 
 class PromptRecorder:
-    """A stand-in chat model: keeps the user message of every answering prompt, replies
+    """A stand-in chat model: keeps the messages of every answering prompt, replies
     NOT FOUND (so the answer stage asks no more than it would on a refusal) and "yes" to
     the follow-up question (so follow-ups are searched as follow-ups)."""
 
     name = "evidence:recorder"
 
     def __init__(self) -> None:
-        self.prompts: list[str] = []
+        self.messages: list[list[dict]] = []
 
-    def stream(self, messages, *, max_tokens, temperature, avoid=()):
+    @property
+    def prompts(self) -> list[str]:
+        """The user message of each answering prompt."""
+        return [messages[-1]["content"] for messages in self.messages]
+
+    def stream(self, messages, *, max_tokens, temperature, avoid=(), schema=None):
         from rag.prompts import FOLLOW_UP_SYSTEM_PROMPT, NOT_FOUND
 
         if messages[0]["content"] == FOLLOW_UP_SYSTEM_PROMPT:
             yield "yes"
             return
-        self.prompts.append(messages[-1]["content"])
+        self.messages.append(messages)
         yield NOT_FOUND
+
+
+def first_answering_prompts(items: list[dict], *, config: RAGConfig, seeds: list[Path]) -> list[list[dict] | None]:
+    """The first answering prompt (chat messages) ``ask`` gives the model for each item,
+    over an index of ``seeds``; None for a question refused before the model."""
+    from rag.answer import ask
+    from rag.embeddings import get_embedder
+    from rag.indexing import ingest_paths
+    from rag.store import open_store
+
+    embedder = get_embedder(config=config)
+    store = open_store(config=config, embedder=embedder)
+    ingest_paths(seeds, config=config, store=store, embedder=embedder)
+    firsts = []
+    for item in items:
+        recorder = PromptRecorder()
+        ask(item["question"], config=config, history=item.get("history"), store=store, embedder=embedder,
+            llm=recorder)
+        firsts.append(recorder.messages[0] if recorder.messages else None)
+    return firsts
 
 
 def prompt_passages(user_message: str) -> str:
@@ -56,20 +81,13 @@ def coverage(item: dict, passages: str | None) -> dict:
 
 
 def measure(items: list[dict], *, config: RAGConfig, seeds: list[Path]) -> list[dict]:
-    from rag.answer import ask
     from rag.embeddings import get_embedder
-    from rag.indexing import ingest_paths
-    from rag.store import open_store
 
+    firsts = first_answering_prompts(items, config=config, seeds=seeds)
     embedder = get_embedder(config=config)
-    store = open_store(config=config, embedder=embedder)
-    ingest_paths(seeds, config=config, store=store, embedder=embedder)
     records = []
-    for item in items:
-        recorder = PromptRecorder()
-        ask(item["question"], config=config, history=item.get("history"), store=store, embedder=embedder,
-            llm=recorder)
-        first = recorder.prompts[0] if recorder.prompts else None
+    for item, messages in zip(items, firsts):
+        first = messages[-1]["content"] if messages else None
         passages = None if first is None else prompt_passages(first)
         records.append({"id": item["id"], "answerable": item["answerable"], "lang": item.get("lang"),
                         "gated": first is None, "prompt_tokens": embedder.count_tokens(first) if first else 0,

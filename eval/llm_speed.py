@@ -1,7 +1,7 @@
 """python -m eval.llm_speed [--split S] [--n N] [--json R]: how fast the local model reads and writes.
 
 Builds the answering prompts the pipeline sends for the first N questions of a gold
-split (with a stand-in model, as ``python -m eval.evidence`` does), then runs the
+split (eval.evidence.first_answering_prompts, with a stand-in model), then runs the
 packaged GGUF on each through llama-cpp-python: prompt reading (the whole prompt, KV
 cache cleared: tokens/s), the part after the system prompt with the system prompt cached
 (what a question costs the app before its first token), the first token through the
@@ -20,45 +20,6 @@ import time
 from pathlib import Path
 
 from rag.config import REPO_ROOT, RAGConfig
-
-
-def answering_prompts(items: list[dict], *, config: RAGConfig, seeds: list[Path]) -> list[list[dict]]:
-    """The first answering prompt (chat messages) of each item; gated questions give none."""
-    from rag.answer import ask
-    from rag.embeddings import get_embedder
-    from rag.indexing import ingest_paths
-    from rag.store import open_store
-
-    embedder = get_embedder(config=config)
-    store = open_store(config=config, embedder=embedder)
-    ingest_paths(seeds, config=config, store=store, embedder=embedder)
-    prompts = []
-    for item in items:
-        recorder = MessagesRecorder()
-        ask(item["question"], config=config, history=item.get("history"), store=store, embedder=embedder,
-            llm=recorder)
-        if recorder.messages:
-            prompts.append(recorder.messages[0])
-    return prompts
-
-
-class MessagesRecorder:
-    """A stand-in chat model keeping every answering prompt's messages (see
-    eval.evidence.PromptRecorder: it refuses, and says yes to the follow-up check)."""
-
-    name = "llm_speed:recorder"
-
-    def __init__(self) -> None:
-        self.messages: list[list[dict]] = []
-
-    def stream(self, messages, *, max_tokens, temperature, avoid=(), schema=None):
-        from rag.prompts import FOLLOW_UP_SYSTEM_PROMPT, NOT_FOUND
-
-        if messages[0]["content"] == FOLLOW_UP_SYSTEM_PROMPT:
-            yield "yes"
-            return
-        self.messages.append(messages)
-        yield NOT_FOUND
 
 
 def _chat_tokens(llama, messages: list[dict]) -> list[int]:
@@ -115,6 +76,7 @@ def first_token_s(chat, messages: list[dict]) -> float:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from .evidence import first_answering_prompts
     from .gold import load_gold
 
     parser = argparse.ArgumentParser(prog="python -m eval.llm_speed", description=__doc__.split("\n")[0])
@@ -126,7 +88,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", type=Path)
     args = parser.parse_args(argv)
     config = RAGConfig.from_env(collection="gold-eval", llm="local")
-    prompts = answering_prompts(load_gold(args.gold, split=args.split)[: args.n], config=config, seeds=args.seeds)
+    items = load_gold(args.gold, split=args.split)[: args.n]
+    prompts = [m for m in first_answering_prompts(items, config=config, seeds=args.seeds) if m]
     if not prompts:
         parser.error("no question reached the model (all gated, or --n 0): nothing to time")
 

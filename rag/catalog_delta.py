@@ -115,6 +115,12 @@ def _row_json(row: tuple[Chunk, dict]) -> list:
     return [dataclasses.asdict(chunk), {k: meta[k] for k in _META_KEYS if k in meta}]
 
 
+def token_name_pattern(path: Path, suffix: str = "") -> re.Pattern:
+    """The names of ``path``'s files or folders kept per change token ("<name>-<count>-<hex>"
+    + ``suffix``: changes_file, the store's catalog folders); group 1 is the count."""
+    return re.compile(rf"{re.escape(path.name)}-(\d+)-[0-9a-f]+{re.escape(suffix)}")
+
+
 def changes_file(path: Path, token: str) -> Path:
     return path.parent / f"{path.name}-{re.sub(r'[^A-Za-z0-9]', '-', token)}.json"
 
@@ -147,7 +153,7 @@ def prune_changes(path: Path, token: str) -> None:
     count = token.split(":")[0]
     if not count.isdigit():
         return
-    own = re.compile(rf"{re.escape(path.name)}-(\d+)-[0-9a-f]+\.json")
+    own = token_name_pattern(path, ".json")
     for old in path.parent.glob(f"{path.name}-*.json"):
         match = own.fullmatch(old.name)
         if match and int(match.group(1)) <= int(count):

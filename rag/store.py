@@ -901,10 +901,10 @@ def _remove_older_catalogs(path: Path, token: str) -> None:
     change counter's "<count>:<random hex>" made safe, never another collection's "<name>-x-..."."""
     import shutil
 
-    from .catalog_delta import writer_alive
+    from .catalog_delta import token_name_pattern, writer_alive
 
     count = token.split(":")[0]
-    own = re.compile(rf"{re.escape(path.name)}-(\d+)-[0-9a-f]+")
+    own = token_name_pattern(path)
     for old in path.parent.glob(f"{path.name}-*"):
         match = own.fullmatch(old.name)
         if match:
@@ -1018,10 +1018,12 @@ def _remove_saved_catalogs(path: Path) -> None:
     starts at 1 again, and saves remove only catalogs of lower counts (_remove_older_catalogs)."""
     import shutil
 
-    records = f"changes-{path.name}"
-    own = re.compile(rf"({re.escape(path.name)}-\d+-[0-9a-f]+|{re.escape(records)}-\d+-[0-9a-f]+\.json)")
+    from .catalog_delta import token_name_pattern
+
+    catalogs = token_name_pattern(path)
+    records = token_name_pattern(path.parent / f"changes-{path.name}", ".json")
     for old in path.parent.glob("*"):
-        if not own.fullmatch(old.name):
+        if not (catalogs.fullmatch(old.name) or records.fullmatch(old.name)):
             continue
         if old.is_dir():
             shutil.rmtree(old, ignore_errors=True)

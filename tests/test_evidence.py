@@ -25,6 +25,7 @@ def test_the_recorder_keeps_answering_prompts_and_says_yes_to_follow_up_checks()
     messages = build_messages("Who founded Orvia?", [], language="en")
     assert "".join(recorder.stream(messages, max_tokens=5, temperature=0)) == "NOT FOUND"
     assert recorder.prompts == [messages[-1]["content"]]
+    assert recorder.messages == [messages]  # whole, for eval.llm_speed
 
 
 def test_measure_reads_what_ask_would_give_the_model(articles, config, fake_embedder, monkeypatch):

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from eval.llm_speed import MessagesRecorder, measure_prompt
-from rag.prompts import FOLLOW_UP_SYSTEM_PROMPT
+from eval.llm_speed import measure_prompt
 
 TEMPLATE = ("{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}<|im_end|>\n{% endfor %}"
             "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}")
@@ -48,12 +47,3 @@ def test_measure_prompt_times_the_whole_prompt_the_part_after_the_system_prompt_
     assert run["question_tokens"] == whole - len("<|im_start|>system\n" + "S" * 50 + "<|im_end|>\n<|im_start|>")
     assert llama.evaluated[:3] == [whole - run["question_tokens"], run["question_tokens"], whole]
     assert run["written"] == len("Nine.")  # stops at the end token, not at write_tokens
-
-
-def test_the_recorder_keeps_whole_answering_prompts_and_says_yes_to_follow_up_checks():
-    recorder = MessagesRecorder()
-    answer = [{"role": "system", "content": "answer"}, {"role": "user", "content": "Q"}]
-    assert "".join(recorder.stream(answer, max_tokens=9, temperature=0.0)) == "NOT FOUND"
-    follow_up = [{"role": "system", "content": FOLLOW_UP_SYSTEM_PROMPT}, {"role": "user", "content": "Q"}]
-    assert "".join(recorder.stream(follow_up, max_tokens=9, temperature=0.0)) == "yes"
-    assert recorder.messages == [answer]
