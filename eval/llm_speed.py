@@ -5,9 +5,11 @@ split (eval.evidence.first_answering_prompts, with a stand-in model), then runs 
 packaged GGUF on each through llama-cpp-python: prompt reading (the whole prompt, KV
 cache cleared: tokens/s), the part after the system prompt with the system prompt cached
 (what a question costs the app before its first token), the first token through the
-app's own streaming call, and greedy writing (tokens/s). Prints one JSON line with
-the figures and the CPU features llama.cpp was built with, so two builds (or two
-machines) can be compared on the same prompts. Not a test: it prints figures.
+app's own streaming call, and greedy writing (tokens/s). The prompts are written in the
+model's own chat template (chat_format; ChatML only for a model without one). Prints one
+JSON line with the figures, the chat format used and the CPU features llama.cpp was built
+with, so two builds (or two machines) can be compared on the same prompts. Not a test: it
+prints figures.
 """
 
 from __future__ import annotations
@@ -18,18 +20,38 @@ import statistics
 import sys
 import time
 from pathlib import Path
+from typing import Callable
 
 from rag.config import REPO_ROOT, RAGConfig
 
 
-def _chat_tokens(llama, messages: list[dict]) -> list[int]:
-    """The prompt's tokens as llama-cpp-python's chat template writes them."""
-    from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+def chat_format(llama) -> tuple[Callable, str]:
+    """The model's own chat format and its name for the output: the GGUF's
+    ``tokenizer.chat_template`` with the model's own end and start tokens, as
+    llama-cpp-python formats the app's chat calls with it; ChatML (llama-cpp-python's)
+    only when the model has no template."""
+    from llama_cpp import llama_chat_format
 
-    template = llama.metadata["tokenizer.chat_template"]
-    formatter = Jinja2ChatFormatter(template=template, eos_token="<|im_end|>", bos_token="")
-    text = formatter(messages=messages).prompt
-    return llama.tokenize(text.encode("utf-8"), add_bos=False, special=True)
+    template = llama.metadata.get("tokenizer.chat_template")
+    if not template:
+        return llama_chat_format.format_chatml, "chatml (the model has no chat template)"
+    formatter = llama_chat_format.Jinja2ChatFormatter(
+        template=template, eos_token=_token_text(llama, llama.token_eos()),
+        bos_token=_token_text(llama, llama.token_bos()),
+    )
+    return formatter, "the model's (GGUF tokenizer.chat_template)"
+
+
+def _token_text(llama, token: int) -> str:
+    """A special token's text ("" for none, -1), as the template writes it."""
+    return llama.detokenize([token], special=True).decode("utf-8", errors="replace") if token != -1 else ""
+
+
+def _chat_tokens(llama, formatter: Callable, messages: list[dict]) -> list[int]:
+    """The prompt's tokens as llama-cpp-python's chat handler makes them: a formatter that
+    wrote the start token itself (a template) gets none added."""
+    formatted = formatter(messages=messages)
+    return llama.tokenize(formatted.prompt.encode("utf-8"), add_bos=not formatted.added_special, special=True)
 
 
 def _common_prefix_len(a: list[int], b: list[int]) -> int:
@@ -39,12 +61,12 @@ def _common_prefix_len(a: list[int], b: list[int]) -> int:
     return n
 
 
-def measure_prompt(llama, messages: list[dict], *, write_tokens: int) -> dict:
-    """Reading the whole prompt from an empty cache; reading its part after the system
-    prompt with the system prompt cached (what a question costs in the app); then
-    writing greedily."""
-    tokens = _chat_tokens(llama, messages)
-    cached = _common_prefix_len(tokens, _chat_tokens(llama, messages[:1]))
+def measure_prompt(llama, messages: list[dict], *, formatter: Callable, write_tokens: int) -> dict:
+    """Reading the whole prompt (in ``formatter``'s chat format, chat_format) from an empty
+    cache; reading its part after the system prompt with the system prompt cached (what a
+    question costs in the app); then writing greedily."""
+    tokens = _chat_tokens(llama, formatter, messages)
+    cached = _common_prefix_len(tokens, _chat_tokens(llama, formatter, messages[:1]))
     llama.reset()
     llama.eval(tokens[:cached])
     t0 = time.perf_counter()
@@ -99,9 +121,10 @@ def main(argv: list[str] | None = None) -> int:
 
     chat = get_llm(config=config)
     llama = chat._llama
+    formatter, format_name = chat_format(llama)
     # Warm-up: the first evaluation maps the weights.
-    measure_prompt(llama, prompts[0], write_tokens=4)
-    runs = [measure_prompt(llama, p, write_tokens=args.write_tokens) for p in prompts]
+    measure_prompt(llama, prompts[0], formatter=formatter, write_tokens=4)
+    runs = [measure_prompt(llama, p, formatter=formatter, write_tokens=args.write_tokens) for p in prompts]
     first_token_s(chat, [prompts[0][0], {"role": "user", "content": "."}])  # only the system prompt cached
     firsts = [first_token_s(chat, p) for p in prompts]
     read_rate = sum(r["prompt_tokens"] for r in runs) / sum(r["read_s"] for r in runs)
@@ -109,7 +132,7 @@ def main(argv: list[str] | None = None) -> int:
     result = {
         "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "split": args.split, "prompts": len(runs),
         "llama_cpp": llama_cpp.__version__, "system_info": llama_cpp.llama_print_system_info().decode().strip(),
-        "threads": llama.n_threads if hasattr(llama, "n_threads") else None,
+        "threads": llama.n_threads if hasattr(llama, "n_threads") else None, "chat_format": format_name,
         "prompt_tokens_p50": statistics.median(r["prompt_tokens"] for r in runs),
         "read_tokens_per_s": round(read_rate, 1), "write_tokens_per_s": round(write_rate, 1),
         "question_tokens_p50": statistics.median(r["question_tokens"] for r in runs),

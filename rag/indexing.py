@@ -145,12 +145,14 @@ def _settle_if_due(store, futile_at: int | None = None) -> int | None:
     """Settle the store's catalog once SETTLE_AT write records are pending since the last
     saved one: past MAX_CHAIN records writes record nothing, and the next question (the
     app's, in another process) would read every chunk to rebuild it. Not after every
-    write: a settle is one pass over the term index. A failure is a warning (a cache).
+    write: a settle is one pass over the term index.
 
-    Returns the depth of the chain a settle found no catalog to derive from (None: none),
-    for the ingest to pass to its next call: while the chain is that long or longer it is
-    the same chain grown, and settling it again would walk its records in vain; shorter,
-    a catalog was saved since (a rebuild), and settling may work again."""
+    Returns the depth of the chain a settle found no catalog to derive from, or raised on
+    (None: none), for the ingest to pass to its next call: while the chain is that long or
+    longer it is the same chain grown, and settling it again would walk its records in vain
+    (or raise again, a damaged record or catalog); shorter, a catalog was saved since (a
+    rebuild), and settling may work again. A raising settle does not stop the ingest: the
+    catalog is a cache, and the next question rebuilds it from the writes."""
     pending = getattr(store, "pending_changes", None)
     if pending is None:  # a store without records (the one-document interface, a fake)
         return None
@@ -158,14 +160,22 @@ def _settle_if_due(store, futile_at: int | None = None) -> int | None:
 
     try:
         depth = pending()
-        if depth is None or depth < SETTLE_AT:
-            return None
-        if futile_at is not None and depth >= futile_at:
-            return futile_at
-        return None if store.settle_catalog() else depth
     except Exception as exc:
-        logging.getLogger(__name__).warning("could not update the index catalog: %s", exc)
+        logging.getLogger(__name__).warning("could not count the index changes: %s", exc)
         return futile_at
+    if depth is None or depth < SETTLE_AT:
+        return None
+    if futile_at is not None and depth >= futile_at:
+        return futile_at
+    try:
+        settled = store.settle_catalog()
+    except Exception as exc:
+        reason = " ".join(str(exc).split()) or type(exc).__name__  # one line, whatever the error holds
+        logging.getLogger(__name__).warning(
+            "could not update the index catalog: %s (not tried again while this ingest's writes grow "
+            "the same chain; the writes go on, and the next question rebuilds it)", reason)
+        return depth
+    return None if settled else depth
 
 
 def ingest_document(document: Document, *, store, embedder, config: RAGConfig) -> tuple[str, int]:

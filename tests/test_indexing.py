@@ -83,3 +83,41 @@ def test_a_settle_in_vain_is_not_tried_again_until_the_chain_is_shorter():
     assert _settle_if_due(store, futile) == 8 and store.settled == [8, 8]  # the same chain, grown
     store.depth = 0
     assert _settle_if_due(store, futile) is None
+
+
+class _DamagedCatalog:
+    """A store that records one change per write and whose settle raises, as a damaged
+    record or catalog makes the real one do."""
+
+    def __init__(self, error: Exception) -> None:
+        self.error, self.written, self.settles = error, [], 0
+
+    def document_versions(self, doc_id):
+        return {}
+
+    def replace_documents(self, writes):
+        self.written.append([chunk.doc_id for chunks, *_ in writes for chunk in chunks])
+
+    def pending_changes(self):
+        return len(self.written)
+
+    def settle_catalog(self):
+        self.settles += 1
+        raise self.error
+
+
+@pytest.mark.parametrize("error", [OSError(5, "Input/output error"), ValueError("bad record\nline two")])
+def test_a_settle_that_raises_is_reported_once_and_the_ingest_writes_on(config, fake_embedder, tmp_path, caplog,
+                                                                          error):
+    for i in range(12):
+        (tmp_path / f"note{i:02}.txt").write_text(f"Note number {i} about the harbour.", encoding="utf-8")
+    store = _DamagedCatalog(error)
+    report = ingest_paths(sorted(tmp_path.glob("note*.txt")), config=config, store=store, embedder=fake_embedder,
+                          batch_chunks=1)
+    assert store.settles == 1  # at SETTLE_AT (8); writes 9 to 12 grow the same chain
+    assert [doc for write in store.written for doc in write] == [f"note{i:02}" for i in range(12)]
+    assert report.chunks == 12 and len(report.added) == 12
+    # One warning line (the logging module's default writes it to stderr), no traceback.
+    [warning] = [r for r in caplog.records if r.name == "rag.indexing"]
+    assert warning.levelname == "WARNING" and warning.exc_info is None and "\n" not in warning.getMessage()
+    assert warning.getMessage().startswith(f"could not update the index catalog: {' '.join(str(error).split())} (")
