@@ -211,6 +211,27 @@ def test_heldout_file_is_valid_and_separate():
     assert checked.returncode == 0, checked.stdout[-2000:]
 
 
+def test_second_heldout_file_is_valid_and_separate_from_both_sets():
+    import subprocess
+    import sys
+
+    from rag.config import REPO_ROOT
+
+    second = REPO_ROOT / "eval" / "heldout2.jsonl"
+    items = load_gold(second, split="heldout")
+    assert len(items) == len(load_gold(second)) >= 90
+    assert sum(not i["answerable"] for i in items) >= 20 and len({i["lang"] for i in items}) >= 12
+    earlier = {i["question"] for f in ("gold.jsonl", "heldout.jsonl") for i in load_gold(REPO_ROOT / "eval" / f)}
+    assert not earlier & {i["question"] for i in items}
+    for other in ("gold.jsonl", "heldout.jsonl"):
+        # The first held-out set's coverage targets are for 150 items: checked, not required.
+        checked = subprocess.run(
+            [sys.executable, str(REPO_ROOT / "eval" / "check_gold.py"), str(second), "--seeds", str(REPO_ROOT / "seeds"),
+             "--quiet", "--distinct-from", str(REPO_ROOT / "eval" / other)],
+            capture_output=True, text=True, timeout=60)
+        assert checked.returncode == 0, checked.stdout[-2000:]
+
+
 def test_run_gold_eval_with_fakes(tmp_path, articles, config, fake_embedder, monkeypatch):
     import rag.embeddings
 
