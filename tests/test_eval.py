@@ -232,6 +232,28 @@ def test_second_heldout_file_is_valid_and_separate_from_both_sets():
         assert checked.returncode == 0, checked.stdout[-2000:]
 
 
+def test_third_heldout_file_is_valid_and_separate_from_the_other_sets():
+    import subprocess
+    import sys
+
+    from rag.config import REPO_ROOT
+
+    third = REPO_ROOT / "eval" / "heldout3.jsonl"
+    items = load_gold(third, split="heldout")
+    assert len(items) == len(load_gold(third)) >= 95
+    assert sum(not i["answerable"] for i in items) >= 22 and len({i["lang"] for i in items}) >= 14
+    others = ("gold.jsonl", "heldout.jsonl", "heldout2.jsonl")
+    earlier = {i["question"] for f in others for i in load_gold(REPO_ROOT / "eval" / f)}
+    assert not earlier & {i["question"] for i in items}
+    for other in others:
+        # The first held-out set's coverage targets are for 150 items: checked, not required.
+        checked = subprocess.run(
+            [sys.executable, str(REPO_ROOT / "eval" / "check_gold.py"), str(third), "--seeds", str(REPO_ROOT / "seeds"),
+             "--quiet", "--distinct-from", str(REPO_ROOT / "eval" / other)],
+            capture_output=True, text=True, timeout=60)
+        assert checked.returncode == 0, checked.stdout[-2000:]
+
+
 def test_run_gold_eval_with_fakes(tmp_path, articles, config, fake_embedder, monkeypatch):
     import rag.embeddings
 
