@@ -211,44 +211,28 @@ def test_heldout_file_is_valid_and_separate():
     assert checked.returncode == 0, checked.stdout[-2000:]
 
 
-def test_second_heldout_file_is_valid_and_separate_from_both_sets():
+@pytest.mark.parametrize("name, min_items, min_unanswerable, min_languages, others", [
+    ("heldout2.jsonl", 90, 20, 12, ("gold.jsonl", "heldout.jsonl")),
+    ("heldout3.jsonl", 95, 22, 14, ("gold.jsonl", "heldout.jsonl", "heldout2.jsonl")),
+])
+def test_later_heldout_files_are_valid_and_separate_from_the_earlier_sets(name, min_items, min_unanswerable,
+                                                                          min_languages, others):
     import subprocess
     import sys
 
     from rag.config import REPO_ROOT
 
-    second = REPO_ROOT / "eval" / "heldout2.jsonl"
-    items = load_gold(second, split="heldout")
-    assert len(items) == len(load_gold(second)) >= 90
-    assert sum(not i["answerable"] for i in items) >= 20 and len({i["lang"] for i in items}) >= 12
-    earlier = {i["question"] for f in ("gold.jsonl", "heldout.jsonl") for i in load_gold(REPO_ROOT / "eval" / f)}
-    assert not earlier & {i["question"] for i in items}
-    for other in ("gold.jsonl", "heldout.jsonl"):
-        # The first held-out set's coverage targets are for 150 items: checked, not required.
-        checked = subprocess.run(
-            [sys.executable, str(REPO_ROOT / "eval" / "check_gold.py"), str(second), "--seeds", str(REPO_ROOT / "seeds"),
-             "--quiet", "--distinct-from", str(REPO_ROOT / "eval" / other)],
-            capture_output=True, text=True, timeout=60)
-        assert checked.returncode == 0, checked.stdout[-2000:]
-
-
-def test_third_heldout_file_is_valid_and_separate_from_the_other_sets():
-    import subprocess
-    import sys
-
-    from rag.config import REPO_ROOT
-
-    third = REPO_ROOT / "eval" / "heldout3.jsonl"
-    items = load_gold(third, split="heldout")
-    assert len(items) == len(load_gold(third)) >= 95
-    assert sum(not i["answerable"] for i in items) >= 22 and len({i["lang"] for i in items}) >= 14
-    others = ("gold.jsonl", "heldout.jsonl", "heldout2.jsonl")
+    path = REPO_ROOT / "eval" / name
+    items = load_gold(path, split="heldout")
+    assert len(items) == len(load_gold(path)) >= min_items
+    assert sum(not i["answerable"] for i in items) >= min_unanswerable
+    assert len({i["lang"] for i in items}) >= min_languages
     earlier = {i["question"] for f in others for i in load_gold(REPO_ROOT / "eval" / f)}
     assert not earlier & {i["question"] for i in items}
     for other in others:
         # The first held-out set's coverage targets are for 150 items: checked, not required.
         checked = subprocess.run(
-            [sys.executable, str(REPO_ROOT / "eval" / "check_gold.py"), str(third), "--seeds", str(REPO_ROOT / "seeds"),
+            [sys.executable, str(REPO_ROOT / "eval" / "check_gold.py"), str(path), "--seeds", str(REPO_ROOT / "seeds"),
              "--quiet", "--distinct-from", str(REPO_ROOT / "eval" / other)],
             capture_output=True, text=True, timeout=60)
         assert checked.returncode == 0, checked.stdout[-2000:]
